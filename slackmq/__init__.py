@@ -1,0 +1,1 @@
+"""slackmq: Slack pins as locks, so several bots can share work."""

@@ -1,0 +1,8 @@
+"""Troupe: a federation of Slack bots that runs a home from a handful of Raspberry Pis."""
+
+from importlib import metadata as _metadata
+
+try:
+    __version__ = _metadata.version("troupe")
+except _metadata.PackageNotFoundError:  # running from a source tree
+    __version__ = "0+unknown"
