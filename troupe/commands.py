@@ -639,8 +639,12 @@ def _ratio(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b).ratio()
 
 
+_WORD_CUTOFF = 0.75  # below this a word is not a misspelling of a literal ("what" vs "at")
+
+
 def _lit_score(word: str, alts: tuple[str, ...]) -> float:
-    return max(_ratio(word, a.lower()) for a in alts)
+    score = max(_ratio(word, a.lower()) for a in alts)
+    return score if score >= _WORD_CUTOFF else 0.0
 
 
 def _relaxed(pattern: Pattern) -> tuple[re.Pattern[str], list[tuple[str, tuple[str, ...]]]]:
@@ -760,7 +764,7 @@ def help_for(topic: str, specs: Iterable[CommandSpec]) -> str | None:
         for p in spec.patterns:
             keys.setdefault(p.usage.lower(), spec)
             keys.setdefault(p.skeleton.lower(), spec)
-    close = difflib.get_close_matches(t, list(keys), n=1, cutoff=0.5)
+    close = difflib.get_close_matches(t, list(keys), n=1, cutoff=0.7)
     if close:
         return _full_help(keys[close[0]])
     return None
