@@ -1,0 +1,40 @@
+"""`troupe check`: the whole configuration, core and plugins, checked before anything connects."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from troupe.config import Config, ConfigError, Problem, parse_config, read_toml
+from troupe.loader import resolve_plugins
+from troupe.plugin import Plugin
+
+
+@dataclass
+class Checked:
+    config: Config
+    plugins: list[type[Plugin]]
+
+
+def check_config(path: str | os.PathLike, env: Mapping[str, str] | None = None) -> Checked:
+    """Read and check `path`; raise ConfigError listing every problem found."""
+    raw = read_toml(path)
+    plugins_table = raw.get("plugins") if isinstance(raw.get("plugins"), dict) else {}
+    enabled = plugins_table.get("enabled")
+    paths = plugins_table.get("paths") or []
+    base = os.path.dirname(os.path.abspath(path))
+    paths = [os.path.join(base, p) for p in paths if isinstance(p, str)]
+    classes, problems = resolve_plugins(raw, enabled if isinstance(enabled, list) else None, paths)
+    sections = [s for cls in classes for s in cls.owned_sections()]
+    config, core_problems = parse_config(raw, env=env, path=str(path), plugin_sections=sections)
+    problems = core_problems + problems
+    host_name = config.host_name if config else ""
+    for cls in classes:
+        try:
+            problems += cls.check(raw, host_name)
+        except Exception as e:  # noqa: BLE001 - a plugin's checker must not hide other problems
+            problems.append(Problem(cls.plugin_name(), "(settings)", f"checkable settings ({e!r})"))
+    if problems or config is None:
+        raise ConfigError(problems, path)
+    return Checked(config, classes)

@@ -1,0 +1,231 @@
+"""Configuration: one TOML file, secrets optionally from the environment.
+
+Every mistake is collected and reported together, each naming the key, the
+value found and what was expected, before anything connects.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TOKEN_ENV = {"bot_token": "TROUPE_SLACK_BOT_TOKEN", "app_token": "TROUPE_SLACK_APP_TOKEN"}
+CORE_SECTIONS = ("slack", "host", "auth", "plugins", "troupe")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the configuration."""
+
+    key: str
+    value: Any
+    expected: str
+
+    def __str__(self) -> str:
+        if self.value is MISSING:
+            return f"{self.key}: missing; expected {self.expected}"
+        return f"{self.key} = {self.value!r}: expected {self.expected}"
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+MISSING: Any = _Missing()
+
+
+class ConfigError(Exception):
+    """The configuration has problems; `problems` lists every one of them."""
+
+    def __init__(self, problems: Iterable[Problem], path: str | os.PathLike | None = None):
+        self.problems = list(problems)
+        self.path = path
+        where = f" in {path}" if path else ""
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} configuration problem(s){where}:\n{lines}")
+
+
+@dataclass
+class SlackSettings:
+    bot_token: str
+    app_token: str
+    channel: str
+    api_url: str | None = None
+
+    def __repr__(self) -> str:  # tokens never reach a log, not even through repr()
+        return f"SlackSettings(channel={self.channel!r}, api_url={self.api_url!r}, tokens=<hidden>)"
+
+
+@dataclass
+class Config:
+    slack: SlackSettings
+    host_name: str
+    auth_users: list[str]
+    plugins_enabled: list[str] | None
+    plugin_paths: list[str]
+    max_command_age: float = 300.0
+    lease: float = 30.0
+    no_taker_wait: float = 3.0
+    raw: dict[str, Any] = field(default_factory=dict)
+    path: str | None = None
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A plugin's own top-level table (empty if absent)."""
+        value = self.raw.get(name, {})
+        return value if isinstance(value, dict) else {}
+
+
+class Checker:
+    """Collects problems while reading a mapping; used by the core and by plugins."""
+
+    def __init__(self, data: Mapping[str, Any], prefix: str = ""):
+        self.data = data
+        self.prefix = prefix
+        self.problems: list[Problem] = []
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def problem(self, name: str, value: Any, expected: str) -> None:
+        self.problems.append(Problem(self.key(name), value, expected))
+
+    def get(
+        self,
+        name: str,
+        kind: type | tuple[type, ...],
+        expected: str,
+        *,
+        default: Any = MISSING,
+        valid: Callable[[Any], bool] | None = None,
+    ) -> Any:
+        """Read `name`; report a missing required key, a wrong type or an invalid value."""
+        value = self.data.get(name, MISSING)
+        if value is MISSING:
+            if default is MISSING:
+                self.problem(name, MISSING, expected)
+                return None
+            return default
+        # bool is an int in Python; a config that says `lease = true` is a mistake.
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        wrong_bool = isinstance(value, bool) and bool not in kinds
+        if wrong_bool or not isinstance(value, kind) or (valid is not None and not valid(value)):
+            self.problem(name, value, expected)
+            return None if default is MISSING else default
+        return value
+
+    def unknown_keys(self, known: Iterable[str]) -> None:
+        known = set(known)
+        for name, value in self.data.items():
+            if name not in known:
+                self.problem(name, value, f"one of {', '.join(sorted(known))} (unknown key)")
+
+
+def read_toml(path: str | os.PathLike) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError([Problem("(file)", str(path), "an existing TOML file")], path) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError([Problem("(file)", str(path), f"valid TOML ({e})")], path) from None
+
+
+def parse_config(
+    raw: dict[str, Any],
+    *,
+    env: Mapping[str, str] | None = None,
+    path: str | None = None,
+    plugin_sections: Iterable[str] = (),
+) -> tuple[Config | None, list[Problem]]:
+    """Check the core sections; return the Config (None if unusable) and the problems."""
+    env = os.environ if env is None else env
+    problems: list[Problem] = []
+
+    def table(name: str) -> dict[str, Any]:
+        value = raw.get(name, {})
+        if not isinstance(value, dict):
+            problems.append(Problem(name, value, "a table ([" + name + "])"))
+            return {}
+        return value
+
+    slack = Checker(table("slack"), "slack")
+    tokens: dict[str, str | None] = {}
+    for key, var in TOKEN_ENV.items():
+        prefix = "xoxb-" if key == "bot_token" else "xapp-"
+        if key in slack.data:
+            tokens[key] = slack.get(key, str, f"a token starting with {prefix}",
+                                    valid=lambda v, p=prefix: v.startswith(p))
+        elif env.get(var):
+            tokens[key] = env[var]
+            if not tokens[key].startswith(prefix):
+                problems.append(Problem(var, "<hidden>", f"a token starting with {prefix}"))
+        else:
+            slack.problem(key, MISSING, f"a token starting with {prefix} (or set {var})")
+            tokens[key] = None
+    channel = slack.get("channel", str, "a channel name or ID, such as \"home\"",
+                        valid=lambda v: bool(v.strip().lstrip("#")))
+    api_url = slack.get("api_url", str, "an http(s) URL ending in /api/", default=None,
+                        valid=lambda v: v.startswith(("http://", "https://")))
+    slack.unknown_keys(["bot_token", "app_token", "channel", "api_url"])
+    problems += slack.problems
+
+    host = Checker(table("host"), "host")
+    host_name = host.get("name", str, "a short name for this Pi", default=socket.gethostname(),
+                         valid=lambda v: bool(v.strip()) and " " not in v)
+    host.unknown_keys(["name"])
+    problems += host.problems
+
+    auth = Checker(table("auth"), "auth")
+    users = auth.get("users", list, "a list of Slack user IDs such as [\"U0123ABCD\"]", default=[],
+                     valid=lambda v: all(isinstance(u, str) and u[:1] in "UW" for u in v))
+    auth.unknown_keys(["users"])
+    problems += auth.problems
+
+    plugins = Checker(table("plugins"), "plugins")
+    enabled = plugins.get("enabled", list, "a list of plugin names", default=None,
+                          valid=lambda v: all(isinstance(p, str) for p in v))
+    paths = plugins.get("paths", list, "a list of folders holding plugin modules", default=[],
+                        valid=lambda v: all(isinstance(p, str) for p in v))
+    plugins.unknown_keys(["enabled", "paths"])
+    problems += plugins.problems
+
+    core = Checker(table("troupe"), "troupe")
+    def positive(v: float) -> bool:
+        return v > 0
+
+    max_age = core.get("max_command_age", (int, float), "seconds, a positive number",
+                       default=300, valid=positive)
+    lease = core.get("lease", (int, float), "seconds, a positive number", default=30, valid=positive)
+    no_taker = core.get("no_taker_wait", (int, float), "seconds, a positive number", default=3,
+                        valid=positive)
+    core.unknown_keys(["max_command_age", "lease", "no_taker_wait"])
+    problems += core.problems
+
+    known = set(CORE_SECTIONS) | set(plugin_sections)
+    for name, value in raw.items():
+        if name not in known:
+            problems.append(Problem(name, value if not isinstance(value, dict) else "[table]",
+                                    "a known section: " + ", ".join(sorted(known))))
+
+    if any(v is None for v in (tokens["bot_token"], tokens["app_token"], channel)):
+        return None, problems
+    config = Config(
+        slack=SlackSettings(tokens["bot_token"], tokens["app_token"], channel.strip().lstrip("#"),
+                            api_url),
+        host_name=host_name,
+        auth_users=list(users or []),
+        plugins_enabled=enabled,
+        plugin_paths=[str(Path(path).parent / p) if path else p for p in (paths or [])],
+        max_command_age=float(max_age or 300),
+        lease=float(lease or 30),
+        no_taker_wait=float(no_taker or 3),
+        raw=raw,
+        path=path,
+    )
+    return config, problems

@@ -1,0 +1,484 @@
+"""The bot: who may command, what a message means, and handing it to the guard.
+
+transport -> core -> guard -> plugin. The core reads each channel message once
+(duplicated deliveries are dropped here), decides whether it is a command from
+someone allowed to give it, matches it to a plugin command and asks the guard
+to run it in the command's mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections import OrderedDict
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+import troupe
+from slackmq import SlackMQ
+from troupe.commands import CommandSpec, Match, commands_of, suggest
+from troupe.config import Config
+from troupe.guard import Guard, Job
+from troupe.plugin import Context, Plugin
+from troupe.text import command_text, escape
+from troupe.transport import Event, Transport
+
+log = logging.getLogger("troupe.core")
+
+COMMAND_EVENT = "troupe_command"  # metadata event_type of commands the federation posts itself
+FEDERATION = "(federation)"  # the author of commands a Pi posts on no one's behalf
+CATCH_UP_WINDOW = 3600.0  # on start, look this far back for commands nobody ran
+IGNORED_SUBTYPES = {"message_changed", "message_deleted", "channel_join", "channel_leave",
+                    "channel_topic", "channel_purpose", "channel_name", "bot_add", "bot_remove",
+                    "pinned_item", "unpinned_item", "ephemeral", "message_replied"}
+
+
+class SeenMessages:
+    """Remembers recent message timestamps so a duplicated delivery runs once."""
+
+    def __init__(self, size: int = 5000):
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def first_time(self, key: str) -> bool:
+        with self._lock:
+            if key in self._seen:
+                return False
+            self._seen[key] = None
+            if len(self._seen) > self._size:
+                self._seen.popitem(last=False)
+            return True
+
+
+@dataclass
+class Command:
+    """A channel message that is a command, and who gave it."""
+
+    ts: str
+    thread_ts: str | None
+    text: str
+    user: str
+    source: str
+    reactions: list[dict[str, Any]]
+
+
+def make_web_client(config: Config) -> WebClient:
+    """A WebClient that waits out 429s and retries connection errors and 5xx."""
+    kwargs = {"base_url": config.slack.api_url} if config.slack.api_url else {}
+    return WebClient(
+        token=config.slack.bot_token,
+        timeout=15,
+        retry_handlers=[
+            RateLimitErrorRetryHandler(max_retry_count=5),
+            ConnectionErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=3),
+        ],
+        **kwargs,
+    )
+
+
+class Bot:
+    """One Pi's bot. Also the `Host` that plugins see."""
+
+    def __init__(self, config: Config, plugin_classes: Iterable[type[Plugin]],
+                 web: WebClient | None = None):
+        self.config = config
+        self.name = config.host_name
+        self.version = troupe.__version__
+        self.web = web or make_web_client(config)
+        self.devices: dict[str, Any] = {}
+        self.scheduler = BackgroundScheduler()
+        self.started_at = time.time()
+        self.debug = False
+        self.target: str | None = None
+        self.seen = SeenMessages()
+        self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="command")
+        self.plugins: list[Plugin] = [
+            cls(self, config.section(cls.plugin_name()), config.raw) for cls in plugin_classes
+        ]
+        self.commands: list[tuple[Plugin, CommandSpec]] = [
+            (plugin, spec) for plugin in self.plugins for spec in commands_of(plugin)
+        ]
+        self.user_id = ""
+        self.bot_id = ""
+        self.channel_id = ""
+        self.channel_name = config.slack.channel
+        self.mq: SlackMQ | None = None
+        self.guard: Guard | None = None
+        self.transport: Transport | None = None
+        self.last_seen_ts: str | None = None
+        self._member_cache: dict[str, bool] = {}
+        self._stopped = threading.Event()
+        self._catch_up_lock = threading.Lock()
+
+    # ---- Host: what plugins may use --------------------------------------
+    def say(self, text: str, *, thread_ts: str | None = None) -> str | None:
+        """Post an answer; text is escaped so nothing in it can ping or link."""
+        response = self.web.chat_postMessage(channel=self.channel_id, text=escape(text),
+                                             thread_ts=thread_ts)
+        return response.get("ts")
+
+    def post_command(self, text: str, *, on_behalf_of: str | None = None,
+                     thread_ts: str | None = None) -> str | None:
+        """Post a command for the whole federation to run (scene steps, schedule firings)."""
+        response = self.web.chat_postMessage(
+            channel=self.channel_id, text=escape(text), thread_ts=thread_ts,
+            metadata={"event_type": COMMAND_EVENT,
+                      "event_payload": {"on_behalf_of": on_behalf_of or "", "host": self.name}},
+        )
+        return response.get("ts")
+
+    def schedule_command(self, text: str, post_at: float, *,
+                         on_behalf_of: str | None = None) -> str | None:
+        """Ask Slack to post a command later: it runs even if this Pi is gone by then."""
+        response = self.web.chat_scheduleMessage(
+            channel=self.channel_id, text=escape(text), post_at=int(post_at),
+            metadata={"event_type": COMMAND_EVENT,
+                      "event_payload": {"on_behalf_of": on_behalf_of or "", "host": self.name}},
+        )
+        return response.get("scheduled_message_id")
+
+    def uptime(self) -> float:
+        return time.time() - self.started_at
+
+    def federation_members(self) -> list[str]:
+        """The names of the bots in the channel: the Pis of this federation."""
+        names = []
+        for user in self._channel_members():
+            try:
+                info = self.web.users_info(user=user)["user"]
+            except SlackApiError:
+                continue
+            if info.get("is_bot"):
+                names.append(info.get("name") or user)
+        return sorted(names)
+
+    # ---- lifecycle ---------------------------------------------------------
+    def connect(self) -> None:
+        """Who am I, which channel, and join it. Raises on bad tokens or an unknown channel."""
+        auth = self.web.auth_test()
+        self.user_id, self.bot_id = auth["user_id"], auth.get("bot_id") or ""
+        self.channel_id, self.channel_name = self._find_channel(self.config.slack.channel)
+        self.mq = SlackMQ(client=self.web, channel=self.channel_id, lease=self.config.lease)
+        self.guard = Guard(self.mq, self.name, self.config.lease)
+
+    def _find_channel(self, wanted: str) -> tuple[str, str]:
+        if wanted[:1] in "CG" and wanted[1:].isalnum() and wanted.upper() == wanted:
+            info = self.web.conversations_info(channel=wanted)["channel"]
+            if not info.get("is_member"):
+                self.web.conversations_join(channel=wanted)
+            return info["id"], info.get("name", wanted)
+        cursor = None
+        while True:
+            page = self.web.conversations_list(types="public_channel,private_channel",
+                                               limit=200, cursor=cursor)
+            for channel in page["channels"]:
+                if channel.get("name") == wanted:
+                    if not channel.get("is_member"):
+                        self.web.conversations_join(channel=channel["id"])
+                    return channel["id"], wanted
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                raise LookupError(f"channel #{wanted} not found (slack.channel)")
+
+    def run(self) -> None:
+        """Serve until stop() is called."""
+        self.connect()
+        for plugin in self.plugins:
+            plugin.start()
+        self.scheduler.start()
+        self.transport = Transport(self.web, self.config.slack.app_token, self.on_event,
+                                   self.catch_up)
+        self.transport.start()
+        log.info("%s ready: #%s as %s; plugins: %s", self.name, self.channel_name, self.user_id,
+                 ", ".join(p.plugin_name() for p in self.plugins))
+        self._stopped.wait()
+
+    def stop(self) -> None:
+        """Stop taking commands, finish the ones running (their claims are released), leave."""
+        if self.transport:
+            self.transport.stop()
+        self.executor.shutdown(wait=True, cancel_futures=False)
+        if self.guard:
+            self.guard.stop()
+        try:
+            self.scheduler.shutdown(wait=False)
+        except Exception:  # noqa: BLE001 - not started
+            pass
+        for plugin in self.plugins:
+            try:
+                plugin.stop()
+            except Exception:  # noqa: BLE001 - a plugin failing to stop must not block shutdown
+                log.exception("%s plugin %s failed to stop", self.name, plugin.plugin_name())
+        self._stopped.set()
+
+    # ---- events ------------------------------------------------------------
+    def on_event(self, event: Event) -> None:
+        try:
+            self.executor.submit(self.handle_event, event)
+        except RuntimeError:  # shutting down: the message stays in history for the next start
+            log.info("%s shutting down; left event %s for later", self.name, event.event_id)
+
+    def handle_event(self, event: Event) -> None:
+        try:
+            data = event.data
+            if event.type == "message":
+                self.handle_message(data, event.source)
+            elif event.type in ("pin_added", "pin_removed") and self.guard:
+                item = data.get("item") or {}
+                ts = (item.get("message") or {}).get("ts") or item.get("ts")
+                if data.get("channel_id", item.get("channel")) == self.channel_id and ts:
+                    (self.guard.pin_added if event.type == "pin_added"
+                     else self.guard.pin_removed)(ts)
+        except Exception:  # noqa: BLE001 - a malformed event is logged and ignored
+            log.exception("%s ignored an event it could not handle: %s", self.name,
+                          str(event.data)[:300])
+
+    def catch_up(self) -> None:
+        """After (re)connecting: run commands posted while this Pi was away."""
+        with self._catch_up_lock:
+            oldest = self.last_seen_ts or f"{time.time() - CATCH_UP_WINDOW:.6f}"
+            cursor, messages = None, []
+            while True:
+                page = self.web.conversations_history(channel=self.channel_id, oldest=oldest,
+                                                      limit=200, cursor=cursor)
+                messages += page.get("messages", [])
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not page.get("has_more") or not cursor:
+                    break
+            log.info("%s catching up on %d message(s)", self.name, len(messages))
+            for message in sorted(messages, key=lambda m: float(m.get("ts", 0))):
+                message.setdefault("channel", self.channel_id)
+                self.on_event(Event("message", message, source="history"))
+
+    def handle_message(self, message: dict[str, Any], source: str = "live") -> None:
+        if message.get("channel") != self.channel_id or message.get("subtype") in IGNORED_SUBTYPES:
+            return
+        ts = message.get("ts")
+        if not isinstance(ts, str):
+            return
+        if not self.last_seen_ts or float(ts) > float(self.last_seen_ts):
+            self.last_seen_ts = ts
+        if not self.seen.first_time(ts):
+            return
+        author = self._author(message)
+        if author is None:
+            return
+        cmd = Command(ts=ts, thread_ts=message.get("thread_ts"),
+                      text=command_text(message.get("text", "")), user=author, source=source,
+                      reactions=message.get("reactions") or [])
+        if not cmd.text:
+            return
+        if source == "history" and _has_outcome(cmd.reactions):
+            return  # finished while this Pi was away: nothing to do, no call spent
+        age = time.time() - float(ts)
+        if not self._authorized(author):
+            self._exclusive_answer(cmd, "refused", lambda: self._refuse(cmd))
+            return
+        found = self._match(cmd.text)
+        if found is None:
+            if age <= self.config.max_command_age:
+                self._exclusive_answer(cmd, "unknown", lambda: self._unknown(cmd))
+            return
+        plugin, spec, match = found
+        if age > self.config.max_command_age:
+            if spec.mode == "exclusive":
+                self._exclusive_answer(cmd, "expired", lambda: self._expired(cmd, age))
+            return
+        self._dispatch(cmd, plugin, spec, match)
+
+    # ---- who and what -------------------------------------------------------
+    def _author(self, message: dict[str, Any]) -> str | None:
+        """The user a command counts as coming from, or None if it is not a command."""
+        if message.get("bot_id") or message.get("subtype") == "bot_message":
+            metadata = message.get("metadata") or {}
+            if metadata.get("event_type") != COMMAND_EVENT:
+                return None  # answers, other bots and our own replies are never commands
+            if not self._is_member(message.get("user", "")):
+                return None
+            on_behalf_of = (metadata.get("event_payload") or {}).get("on_behalf_of")
+            # A federation command counts as its requester's; one from the configuration
+            # (a configured schedule) as the posting Pi's own.
+            return on_behalf_of or FEDERATION
+        user = message.get("user")
+        return user if isinstance(user, str) and user else None
+
+    def _is_member(self, user: str) -> bool:
+        if user not in self._member_cache:
+            self._member_cache.update({m: True for m in self._channel_members()})
+        return self._member_cache.setdefault(user, False)
+
+    def _channel_members(self) -> list[str]:
+        members, cursor = [], None
+        while True:
+            page = self.web.conversations_members(channel=self.channel_id, limit=500,
+                                                  cursor=cursor)
+            members += page.get("members", [])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return members
+
+    def _is_human(self, user: str) -> bool:
+        key = f"human:{user}"
+        if key not in self._member_cache:
+            try:
+                info = self.web.users_info(user=user)["user"]
+                self._member_cache[key] = not info.get("is_bot") and not info.get("deleted")
+            except SlackApiError:
+                self._member_cache[key] = False
+        return self._member_cache[key]
+
+    def _authorized(self, user: str) -> bool:
+        if user == FEDERATION:
+            return True
+        if user in (self.config.auth_users or []):
+            return True
+        if self.config.auth_users:
+            return user == self.user_id
+        return self._is_member(user) and (self._is_human(user) or user == self.user_id)
+
+    def _match(self, text: str) -> tuple[Plugin, CommandSpec, Match] | None:
+        best = None
+        for plugin, spec in self.commands:
+            match = spec.match(text)
+            if match and (best is None or spec.specificity > best[1].specificity):
+                best = (plugin, spec, match)
+        return best
+
+    # ---- running ------------------------------------------------------------
+    def _dispatch(self, cmd: Command, plugin: Plugin, spec: CommandSpec, match: Match) -> None:
+        def run() -> bool:
+            return self._run_handler(cmd, plugin, spec, match)
+
+        job = Job(ts=cmd.ts, label=cmd.text, run=run, idempotent=spec.idempotent,
+                  report_interrupted=lambda holder: self._report_interrupted(cmd, holder),
+                  expires_at=float(cmd.ts) + self.config.max_command_age)
+        assert self.guard is not None
+        if spec.mode == "broadcast":
+            if cmd.source == "history" and _has_outcome(cmd.reactions, self.user_id):
+                return
+            log.info("%s %s %r broadcast", self.name, cmd.ts, cmd.text)
+            ok = run()
+            self._mark_broadcast(cmd.ts, ok)
+        elif spec.mode == "sequential":
+            self.guard.sequential(job)
+        else:
+            targeted_elsewhere = self.target not in (None, self.name)
+            if targeted_elsewhere or not self._can_run(plugin, spec, match):
+                log.info("%s %s %r not for this Pi; waiting for one that can", self.name, cmd.ts,
+                         cmd.text)
+                self.guard.when_nobody_claims(
+                    Job(ts=cmd.ts, label=cmd.text,
+                        run=lambda: self._nobody_can(cmd, plugin, spec, match),
+                        expires_at=job.expires_at),
+                    self.config.no_taker_wait)
+                return
+            self.guard.exclusive(job)
+
+    def _can_run(self, plugin: Plugin, spec: CommandSpec, match: Match) -> bool:
+        runs_on = spec.runs_on
+        if runs_on is None:
+            return True
+        if isinstance(runs_on, str):
+            return bool(getattr(plugin, runs_on)(match.args))
+        return bool(runs_on(plugin, match.args))
+
+    def _run_handler(self, cmd: Command, plugin: Plugin, spec: CommandSpec, match: Match) -> bool:
+        ctx = Context(host=self, plugin=plugin, user=cmd.user, text=cmd.text, ts=cmd.ts,
+                      thread_ts=cmd.thread_ts, args=dict(match.args), debug=self.debug)
+        handler = getattr(plugin, spec.attr)
+        try:
+            handler(ctx, **match.args)
+            return True
+        except Exception as e:  # noqa: BLE001 - a failing handler never takes the bot down
+            log.error("%s %s %r handler %s.%s failed:\n%s", self.name, cmd.ts, cmd.text,
+                      plugin.plugin_name(), spec.attr, traceback.format_exc())
+            try:
+                ctx.reply(f"Sorry, `{cmd.text}` failed on {self.name}: {type(e).__name__}: {e}",
+                          thread=True)
+            except Exception:  # noqa: BLE001 - Slack down too: the log has it
+                log.exception("%s could not report a failure", self.name)
+            return False
+
+    def _exclusive_answer(self, cmd: Command, label: str, answer) -> None:
+        assert self.guard is not None
+
+        def run() -> bool:
+            answer()
+            return True
+
+        self.guard.exclusive(Job(ts=cmd.ts, label=f"{cmd.text} ({label})", run=run,
+                                 idempotent=True))
+
+    def _mark_broadcast(self, ts: str, ok: bool) -> None:
+        assert self.mq is not None
+        try:
+            self.web.reactions_add(channel=self.channel_id, timestamp=ts,
+                                   name=self.mq.markers.done if ok else self.mq.markers.failed)
+        except SlackApiError as e:
+            if e.response.get("error") != "already_reacted":
+                log.warning("%s %s could not mark broadcast: %s", self.name, ts,
+                            e.response.get("error"))
+
+    # ---- answers the core gives itself -----------------------------------
+    def _refuse(self, cmd: Command) -> None:
+        log.warning("%s %s refused %r from unauthorized user %s", self.name, cmd.ts, cmd.text,
+                    cmd.user)
+        self.web.chat_postEphemeral(
+            channel=self.channel_id, user=cmd.user,
+            text="Sorry, you are not allowed to command this house. "
+                 "Ask its owner to add your user ID to [auth] users.")
+
+    def _unknown(self, cmd: Command) -> None:
+        specs = [spec for _, spec in self.commands]
+        guesses = suggest(cmd.text, specs)
+        text = f"I don't know `{cmd.text}`."
+        if guesses:
+            text += " Did you mean `" + "` or `".join(guesses) + "`?"
+        text += " Type `help` for the list."
+        self.say(text, thread_ts=cmd.thread_ts)
+
+    def _expired(self, cmd: Command, age: float) -> None:
+        self.say(f"`{cmd.text}` expired: it was posted {age / 60:.0f} min ago while no Pi was "
+                 f"online, so it was not run.", thread_ts=cmd.ts)
+
+    def _report_interrupted(self, cmd: Command, holder: str | None) -> None:
+        who = f"<@{holder}>" if holder else "another Pi"
+        self.web.chat_postMessage(
+            channel=self.channel_id, thread_ts=cmd.ts,
+            text=f"{who} stopped answering while running `{escape(cmd.text)}`. It may or may not "
+                 f"have happened; not running it again. Check, and ask again if needed.")
+
+    def _nobody_can(self, cmd: Command, plugin: Plugin, spec: CommandSpec, match: Match) -> bool:
+        if self.target not in (None, self.name):
+            reason = f"exclusive commands are targeted at {self.target}, which did not answer"
+        else:
+            explain = getattr(plugin, "unavailable_reason", None)
+            reason = explain(spec, match.args) if explain else "no online Pi can run it"
+        self.say(f"Nobody ran `{cmd.text}`: {reason}.", thread_ts=cmd.thread_ts)
+        return False
+
+
+def _has_outcome(reactions: list[dict[str, Any]], user: str | None = None) -> bool:
+    """Whether a message carries an outcome marker (from `user`, if given)."""
+    from slackmq import DEFAULT_MARKERS
+
+    names = set(DEFAULT_MARKERS.outcomes())
+    for reaction in reactions or []:
+        if reaction.get("name") in names and (user is None or user in reaction.get("users", [])):
+            return True
+    return False

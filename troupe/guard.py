@@ -1,0 +1,218 @@
+"""How a command may run, built on slackmq.
+
+- exclusive: one Pi runs it. Each Pi claims the message (a pin); the winner
+  runs, marks the outcome, releases. A loser keeps a watch on the claim: if the
+  pin is not released within the lease (the holder died), it tries a takeover;
+  a non-idempotent command is then reported as interrupted, not re-run.
+- broadcast: every Pi runs it once (no lock; duplicates are dropped by the core).
+- sequential: every Pi runs it once, one at a time: a Pi that loses the turn
+  tries again when it sees the pin removed.
+- when this Pi cannot run an exclusive command (no such device here, or
+  another Pi is targeted), it waits a short while for a Pi that can; if none
+  claimed the message by then, it claims it to give the one clear answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from slackmq import SlackMQ, SlackMQError
+
+log = logging.getLogger("troupe.guard")
+
+RETRY_TRANSIENT_EVERY = 5.0
+
+
+@dataclass
+class Job:
+    """A command this Pi has decided it may run."""
+
+    ts: str
+    label: str  # for logs: the command text
+    run: Callable[[], bool]  # runs the handler (which answers); True if it succeeded
+    idempotent: bool = False
+    report_interrupted: Callable[[str | None], None] = lambda holder: None
+    expires_at: float = float("inf")
+
+
+@dataclass
+class _Watch:
+    job: Job
+    kind: str  # "takeover" | "turn" | "no_taker"
+    due: float
+    cancelled: bool = False
+    on_due: Callable[[], None] | None = field(default=None, repr=False)
+
+
+class Guard:
+    def __init__(self, mq: SlackMQ, host: str, lease: float):
+        self.mq = mq
+        self.host = host
+        self.lease = lease
+        self._watches: dict[str, _Watch] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._in_flight: dict[str, Job] = {}
+        self._thread = threading.Thread(target=self._watch_loop, name="guard-watch", daemon=True)
+        self._thread.start()
+
+    # ---- the three modes -------------------------------------------------
+    def exclusive(self, job: Job) -> str:
+        """Claim and run; returns what happened: won / lost / done / error."""
+        started = time.monotonic()
+        try:
+            claim = self.mq.claim(job.ts)
+        except SlackMQError as e:
+            log.error("%s %s %r could not claim: %s; retrying in %.0fs",
+                      self.host, job.ts, job.label, e, RETRY_TRANSIENT_EVERY)
+            self._arm(job, "retry", time.time() + RETRY_TRANSIENT_EVERY)
+            return "error"
+        if claim.status == "lost":
+            holder = claim.holder
+            since = getattr(holder, "since", None) or time.time()
+            log.info("%s %s %r lost to %s", self.host, job.ts, job.label,
+                     getattr(holder, "user_id", "another Pi"))
+            self._arm(job, "takeover", since + self.lease)
+            return "lost"
+        if claim.status == "done":
+            log.info("%s %s %r already %s", self.host, job.ts, job.label, claim.outcome or "done")
+            return "done"
+        log.info("%s %s %r claimed in %.0f ms", self.host, job.ts, job.label,
+                 (time.monotonic() - started) * 1000)
+        self._run_claimed(job, claim)
+        return "won"
+
+    def sequential(self, job: Job) -> str:
+        """Take this Pi's turn now if free; otherwise wait for the pin to be released."""
+        try:
+            claim = self.mq.sequence(job.ts).turn()
+        except SlackMQError as e:
+            log.error("%s %s %r could not take a turn: %s", self.host, job.ts, job.label, e)
+            self._arm(job, "turn", time.time() + RETRY_TRANSIENT_EVERY)
+            return "error"
+        if claim.status == "done":
+            log.info("%s %s %r: this Pi's turn is already done", self.host, job.ts, job.label)
+            return "done"
+        if claim.status == "lost":
+            holder = claim.holder
+            since = getattr(holder, "since", None) or time.time()
+            log.info("%s %s %r waiting for its turn", self.host, job.ts, job.label)
+            self._arm(job, "turn", since + self.lease)
+            return "lost"
+        log.info("%s %s %r: this Pi's turn", self.host, job.ts, job.label)
+        self._run_claimed(job, claim)
+        return "won"
+
+    def when_nobody_claims(self, job: Job, wait: float) -> None:
+        """This Pi cannot run `job`; if no Pi claims it within `wait`, answer for the federation."""
+        self._arm(job, "no_taker", time.time() + wait)
+
+    # ---- events from the transport --------------------------------------
+    def pin_added(self, ts: str) -> None:
+        with self._lock:
+            watch = self._watches.get(ts)
+            if watch and watch.kind == "no_taker":
+                watch.cancelled = True
+                del self._watches[ts]
+
+    def pin_removed(self, ts: str) -> None:
+        with self._lock:
+            watch = self._watches.get(ts)
+            if not watch:
+                return
+            if watch.kind == "takeover":
+                del self._watches[ts]  # the holder finished and released
+                return
+            if watch.kind == "turn":
+                watch.due = 0  # the next turn is free: try now
+        self._wake.set()
+
+    # ---- internals -------------------------------------------------------
+    def _run_claimed(self, job: Job, claim) -> None:
+        started = time.monotonic()
+        self._in_flight[job.ts] = job
+        try:
+            ok = job.run()
+        except BaseException:
+            ok = False
+            raise
+        finally:
+            self._in_flight.pop(job.ts, None)
+            try:
+                if ok:
+                    claim.done()
+                else:
+                    claim.failed()
+            except SlackMQError as e:
+                log.error("%s %s %r could not record its outcome: %s", self.host, job.ts,
+                          job.label, e)
+            log.info("%s %s %r %s in %.0f ms", self.host, job.ts, job.label,
+                     "done" if ok else "failed", (time.monotonic() - started) * 1000)
+
+    def in_flight(self) -> list[str]:
+        return [job.label for job in list(self._in_flight.values())]
+
+    def _arm(self, job: Job, kind: str, due: float) -> None:
+        with self._lock:
+            self._watches[job.ts] = _Watch(job, kind, due)
+        self._wake.set()
+
+    def _watch_loop(self) -> None:
+        while not self._stopping:
+            now = time.time()
+            with self._lock:
+                due = [w for w in self._watches.values() if w.due <= now and not w.cancelled]
+                for w in due:
+                    del self._watches[w.job.ts]
+                next_due = min((w.due for w in self._watches.values()), default=now + 5.0)
+            for watch in due:
+                try:
+                    self._fire(watch)
+                except Exception:  # noqa: BLE001 - one bad watch must not stop the others
+                    log.exception("%s %s watch failed", self.host, watch.job.ts)
+            self._wake.wait(max(0.0, min(next_due - time.time(), 5.0)))
+            self._wake.clear()
+
+    def _fire(self, watch: _Watch) -> None:
+        job = watch.job
+        if time.time() > job.expires_at and watch.kind in ("retry", "no_taker"):
+            log.warning("%s %s %r gave up: older than max_command_age", self.host, job.ts,
+                        job.label)
+            return
+        if watch.kind in ("retry", "no_taker"):
+            self.exclusive(job)
+        elif watch.kind == "turn":
+            self.sequential(job)
+        elif watch.kind == "takeover":
+            self._take_over(job)
+
+    def _take_over(self, job: Job) -> None:
+        try:
+            claim = self.mq.take_over(job.ts, idempotent=job.idempotent)
+        except SlackMQError as e:
+            log.error("%s %s %r takeover failed: %s", self.host, job.ts, job.label, e)
+            self._arm(job, "takeover", time.time() + RETRY_TRANSIENT_EVERY)
+            return
+        if claim.status == "lost":
+            holder = claim.holder
+            if holder is not None:  # still held (alive, or another taker won): watch again
+                since = getattr(holder, "since", None) or time.time()
+                self._arm(job, "takeover", max(since + self.lease, time.time() + 1.0))
+            return
+        if claim.status == "done":
+            return
+        previous = getattr(claim, "previous_holder", None)
+        log.warning("%s %s %r taken over from %s", self.host, job.ts, job.label, previous)
+        if getattr(claim, "interrupted", False):
+            job.report_interrupted(previous)
+            return
+        self._run_claimed(job, claim)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()

@@ -1,0 +1,135 @@
+"""The plugin base class and the context a command handler gets.
+
+A plugin is a class with decorated methods (see `troupe.commands.command`):
+
+    class Garage(Plugin):
+        '''The garage door.'''
+
+        @command("open garage")
+        def open(self, ctx):
+            '''Open the garage door.'''
+            self.door.on()
+            ctx.reply("Garage opening.")
+
+The core never imports a plugin by name, and a plugin never talks to Slack
+directly: it uses the `Context` and the `Host` it was given.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from troupe.config import Problem
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.base import BaseScheduler
+
+
+class Host(Protocol):
+    """What the bot offers a plugin: its name, devices, scheduler and a way to speak."""
+
+    name: str
+    devices: dict[str, Any]
+    scheduler: BaseScheduler
+    version: str
+
+    def say(self, text: str, *, thread_ts: str | None = None) -> str | None: ...
+
+    def post_command(self, text: str, *, on_behalf_of: str | None = None,
+                     thread_ts: str | None = None) -> str | None: ...
+
+    def schedule_command(self, text: str, post_at: float, *,
+                         on_behalf_of: str | None = None) -> str | None: ...
+
+
+class Plugin:
+    """Base class of every Troupe plugin.
+
+    `name` is the plugin's name in `[plugins] enabled` and its settings table;
+    `sections` lists the top-level tables it owns (default: just `name`).
+    Override `check` to validate settings and `start` / `stop` to set up and
+    release devices and jobs.
+    """
+
+    name: ClassVar[str] = ""
+    sections: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, host: Host, settings: dict[str, Any], config: dict[str, Any] | None = None):
+        self.host = host
+        self.settings = settings
+        self.config = config or {}
+        self.log = logging.getLogger(f"troupe.plugin.{self.plugin_name()}")
+
+    @classmethod
+    def plugin_name(cls) -> str:
+        return cls.name or cls.__name__.lower()
+
+    @classmethod
+    def owned_sections(cls) -> tuple[str, ...]:
+        return cls.sections or (cls.plugin_name(),)
+
+    @classmethod
+    def check(cls, config: dict[str, Any], host_name: str) -> list[Problem]:
+        """Problems with this plugin's settings in the whole raw configuration."""
+        return []
+
+    @classmethod
+    def configured(cls, config: dict[str, Any]) -> bool:
+        """Whether the configuration has settings for this plugin (enables it by default)."""
+        return any(section in config for section in cls.owned_sections())
+
+    def start(self) -> None:
+        """Called once the bot is connected: open devices, add jobs."""
+
+    def stop(self) -> None:
+        """Called on shutdown: close devices."""
+
+
+@dataclass
+class Context:
+    """What a handler gets: who asked what, and how to answer."""
+
+    host: Host
+    plugin: Plugin
+    user: str
+    text: str
+    ts: str
+    thread_ts: str | None
+    args: dict[str, Any] = field(default_factory=dict)
+    replies: list[str] = field(default_factory=list)
+    debug: bool = False
+
+    @property
+    def host_name(self) -> str:
+        return self.host.name
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.plugin.settings
+
+    @property
+    def scheduler(self) -> BaseScheduler:
+        return self.host.scheduler
+
+    @property
+    def devices(self) -> dict[str, Any]:
+        return self.host.devices
+
+    def reply(self, text: str, *, thread: bool = False) -> str | None:
+        """Answer in the channel, or in the command's thread with thread=True.
+
+        Text is escaped (`&`, `<`, `>`) so echoed user input cannot ping
+        anyone; with debug on, the answer names this Pi.
+        """
+        if self.debug:
+            text = f"{text}  _({self.host.name})_"
+        self.replies.append(text)
+        thread_ts = (self.thread_ts or self.ts) if thread else self.thread_ts
+        return self.host.say(text, thread_ts=thread_ts)
+
+    def run(self, command_text: str, *, thread: bool = True) -> str | None:
+        """Post a command for the federation to run (a scene step, a schedule firing)."""
+        return self.host.post_command(command_text, on_behalf_of=self.user,
+                                      thread_ts=(self.thread_ts or self.ts) if thread else None)
