@@ -32,6 +32,7 @@ log = logging.getLogger("slackmq")
 
 Status = Literal["won", "lost", "done"]
 TAKEOVER_TAG = "slackmq-takeover"
+PIN_CLOCK_GRAIN = 1.0  # pins.list gives ``created`` in whole seconds
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,8 @@ class Holder:
 
     @property
     def age(self) -> float:
-        """Seconds since the pin, by the local clock."""
-        return time.time() - self.since
+        """Seconds since the pin, by the local clock (conservative: ``created`` is whole s)."""
+        return time.time() - self.since - PIN_CLOCK_GRAIN
 
 
 class _Interrupted:
@@ -480,11 +481,13 @@ def elect(replies: list[dict[str, Any]], h: Holder, lease: float) -> str | None:
         if str(r.get("text", "")).startswith(TAKEOVER_TAG) and float(r.get("ts", 0)) >= h.since
     ]
     mine.sort(key=lambda r: float(r["ts"]))
-    t = h.since
+    # pins.list ``created`` is whole seconds: the pin may be up to 1 s younger.
+    t = h.since + PIN_CLOCK_GRAIN
     winner: str | None = None
     for r in mine:
         rts = float(r["ts"])
-        by = str(r.get("text", "")).split()[1] if len(str(r.get("text", "")).split()) > 1 else ""
+        words = str(r.get("text", "")).split()
+        by = words[1] if len(words) > 1 else ""
         if rts >= t + lease or (winner is None and by == h.user_id):
             winner, t = r["ts"], rts
     return winner
