@@ -1,0 +1,15 @@
+"""An emulated Slack workspace: Web API, Socket Mode, rate limits and faults.
+
+    with SlackWorkspace(apps=3) as ws:
+        client = WebClient(token=ws.app("pi-1")["bot_token"], base_url=ws.api_url)
+
+Modules: ``model`` (state), ``webapi`` (methods), ``socketmode`` (envelopes),
+``ratelimit`` (tiers), ``faults`` (faults and records), ``controls`` and
+``admin`` (fault/inspection operations, /_sim/), ``server`` (HTTP routing),
+``workspace`` (the in-process wrapper).
+"""
+
+from .model import SlackError
+from .workspace import SlackWorkspace
+
+__all__ = ["SlackError", "SlackWorkspace"]
