@@ -1,0 +1,83 @@
+"""`troupe sim`: serve an emulated Slack workspace on 127.0.0.1 until stopped.
+
+The first line on stdout is one JSON object telling clients how to connect.
+Other emulators (e.g. `--hue NAMES`) hook in through ``build_parser`` and
+``EXTENSIONS``: each extension gets the parsed args and the info dict before
+it is printed, and returns a cleanup callable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+# (args, info) -> cleanup; an extension may add keys to info (e.g. "hue").
+Extension = Callable[[argparse.Namespace, dict[str, Any]], Callable[[], None] | None]
+EXTENSIONS: list[Extension] = []
+
+
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    parser = parser or argparse.ArgumentParser(
+        prog="troupe sim", description="Serve an emulated Slack workspace on 127.0.0.1."
+    )
+    parser.add_argument("--port", type=int, default=0, help="TCP port (0 picks a free one)")
+    parser.add_argument("--apps", type=int, default=3, help="number of apps pi-1 ... pi-N")
+    parser.add_argument("--channel", default="home", help="name of the channel")
+    parser.add_argument("--latency-ms", type=int, default=0, help="added to every API call")
+    parser.add_argument(
+        "--rate-limits", choices=("real", "off"), default="real", help="Slack's tiers, or none"
+    )
+    parser.add_argument(
+        "--ack-timeout", type=float, default=3.0, help="seconds before an envelope is redelivered"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from troupe.sim.slack import SlackWorkspace
+
+    args = build_parser().parse_args(argv)
+    if args.apps < 1:
+        print("troupe sim: --apps must be at least 1", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    workspace = SlackWorkspace(
+        apps=args.apps,
+        channel=args.channel,
+        rate_limits=args.rate_limits,
+        latency_ms=args.latency_ms,
+        port=args.port,
+        ack_timeout=args.ack_timeout,
+    )
+    try:
+        workspace.start()
+    except (OSError, RuntimeError) as exc:
+        print(f"troupe sim: {exc}", file=sys.stderr)
+        return 1
+    cleanups: list[Callable[[], None]] = []
+    try:
+        info = workspace.info
+        for extension in EXTENSIONS:
+            cleanup = extension(args, info)
+            if cleanup is not None:
+                cleanups.append(cleanup)
+        sys.stdout.write(json.dumps(info) + "\n")
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for cleanup in reversed(cleanups):
+            cleanup()
+        workspace.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
