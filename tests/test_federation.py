@@ -1,0 +1,174 @@
+"""Several real `troupe run` processes serving one emulated workspace."""
+
+from __future__ import annotations
+
+import collections
+import os
+from pathlib import Path
+
+import pytest
+
+from troupe.testing import Federation, wait_for
+
+PLUGINS = Path(__file__).parent / "plugins"
+pytestmark = pytest.mark.multihost
+
+
+def runs(path: Path, kind: str = "count") -> collections.Counter:
+    if not path.exists():
+        return collections.Counter()
+    lines = path.read_text().splitlines()
+    return collections.Counter(
+        int(line.split()[1]) for line in lines if line.startswith(kind + " "))
+
+
+def probe_federation(tmp_path: Path, hosts: int, **kwargs) -> tuple[Federation, Path]:
+    log = tmp_path / "runs.log"
+    fed = Federation(tmp_path / "fed", hosts, plugins=["probe"], plugin_paths=[PLUGINS],
+                     config={"probe": {"log": str(log)}}, **kwargs)
+    return fed, log
+
+
+def test_roll_call_gets_one_answer_per_pi(tmp_path):
+    with Federation(tmp_path, 3) as fed:
+        ts = fed.say("roll call")
+        wait_for(lambda: len(fed.answers_to(ts)) >= 3, 20, "three roll call answers")
+        # Give a fourth (duplicate) answer every chance to show up before counting.
+        wait_for(lambda: len(fed.ws.reactions(ts)) and all(
+            len(r["users"]) == 3 for r in fed.ws.reactions(ts)), 10, "three done markers")
+        answers = fed.answers_to(ts)
+        hosts = sorted(fed.host_of(a) for a in answers)
+        assert hosts == ["pi-1", "pi-2", "pi-3"]
+        assert all("version" in a["text"] for a in answers)
+
+
+def test_exclusive_command_runs_once_and_answers_once(tmp_path):
+    fed, log = probe_federation(tmp_path, 3)
+    with fed:
+        ts = fed.say("count 7")
+        fed.wait_for_answer(ts)
+        wait_for(lambda: not fed.ws.pins(), 10, "the claim to be released")
+        assert runs(log) == {7: 1}
+        assert len(fed.answers_to(ts)) == 1
+        assert [r["name"] for r in fed.ws.reactions(ts)] == ["white_check_mark"]
+
+
+def test_hundred_commands_run_exactly_once_while_a_pi_restarts(tmp_path):
+    fed, log = probe_federation(tmp_path, 5)
+    with fed:
+        posted = []
+        for n in range(100):
+            posted.append(fed.say(f"count {n}"))
+            if n == 30:
+                fed.stop_host("pi-2")  # SIGTERM: finishes or releases what it holds
+            if n == 60:
+                fed.start_host("pi-2", wait=False)
+        wait_for(lambda: len(runs(log)) == 100, 90, "all 100 commands to run")
+        wait_for(lambda: not fed.ws.pins(), 30, "every claim to be released")
+        counts = runs(log)
+        assert set(counts) == set(range(100))
+        assert max(counts.values()) == 1, {n: c for n, c in counts.items() if c > 1}
+        hosts = {line.split()[2] for line in log.read_text().splitlines()}
+        assert len(hosts) > 1  # the work was shared
+
+
+def test_killed_pi_never_runs_a_command_twice(tmp_path):
+    """SIGKILL mid-command: the command is reported as interrupted, not re-run."""
+    fed, log = probe_federation(tmp_path, 3)
+    with fed:
+        ts = fed.say("hold 1")
+        start = wait_for(lambda: runs(log, "start"), 20, "a Pi to start the command")
+        holder = next(line.split()[2] for line in log.read_text().splitlines())
+        fed.kill(holder)
+        report = wait_for(
+            lambda: [m for m in fed.bot_messages(thread_ts=ts) if "stopped answering" in m["text"]],
+            40, "a takeover report")
+        assert len(report) == 1
+        Path(str(log) + ".release").touch()
+        wait_for(lambda: not fed.ws.pins(), 20, "the pin to be released")
+        assert runs(log, "start") == start == {1: 1}
+        assert "warning" in [r["name"] for r in fed.ws.reactions(ts)]
+
+
+def test_unauthorized_user_runs_nothing(tmp_path):
+    fed, log = probe_federation(tmp_path, 3)
+    with fed:
+        mallory = fed.ws.add_user("mallory")
+        ts = fed.say("count 1", user=mallory)
+        wait_for(lambda: sum(c.get("chat.postEphemeral", 0)
+                             for c in fed.ws.call_counts().values()) >= 1, 20,
+                 "a refusal")
+        wait_for(lambda: fed.ws.reactions(ts), 10, "the refusal to be marked")
+        ok = fed.say("count 2")
+        fed.wait_for_answer(ok)
+        assert runs(log) == {2: 1}
+        assert sum(c.get("chat.postEphemeral", 0) for c in fed.ws.call_counts().values()) == 1
+        assert not [m for m in fed.answers_to(ts) if float(m["ts"]) < float(ok)]
+
+
+def test_commands_posted_while_every_pi_was_down_run_once(tmp_path):
+    fed, log = probe_federation(tmp_path, 3)
+    with fed:
+        for name in fed.host_names:
+            fed.stop_host(name)
+        posted = [fed.say(f"count {n}") for n in range(5)]
+        fed.start()
+        wait_for(lambda: len(runs(log)) == 5, 30, "the missed commands to run")
+        wait_for(lambda: not fed.ws.pins(), 20, "claims released")
+        assert runs(log) == {n: 1 for n in range(5)}
+        assert all(len(fed.answers_to(ts)) >= 1 for ts in posted)
+
+
+def test_failing_handler_answers_and_bot_keeps_serving(tmp_path):
+    fed, log = probe_federation(tmp_path, 2)
+    with fed:
+        ts = fed.say("boom")
+        answer = fed.wait_for_answer(ts)
+        assert "failed" in answer["text"] and "kaboom" in answer["text"]
+        assert "<@channel>" not in answer["text"] and "&lt;@channel&gt;" in answer["text"]
+        wait_for(lambda: "x" in [r["name"] for r in fed.ws.reactions(ts)], 10, "failed marker")
+        ok = fed.say("count 3")
+        fed.wait_for_answer(ok)
+        assert all(p.poll() is None for p in fed.procs.values())
+
+
+def test_unknown_command_gets_one_did_you_mean(tmp_path):
+    fed, _ = probe_federation(tmp_path, 3)
+    with fed:
+        ts = fed.say("cont 5")
+        answer = fed.wait_for_answer(ts)
+        assert "Did you mean" in answer["text"] and "count" in answer["text"]
+        wait_for(lambda: fed.ws.reactions(ts), 10, "the answer to be marked")
+        assert len(fed.answers_to(ts)) == 1
+
+
+def test_command_only_one_pi_can_run_goes_to_that_pi(tmp_path):
+    fed, log = probe_federation(tmp_path, 3)
+    with fed:
+        ts = fed.say("only pi-3 4")
+        answer = fed.wait_for_answer(ts)
+        assert fed.host_of(answer) == "pi-3"
+        assert log.read_text().split() == ["only", "4", "pi-3"]
+        fed.kill("pi-3")
+        ts = fed.say("only pi-3 5")
+        answer = fed.wait_for_answer(ts, timeout=30)
+        assert "Nobody ran" in answer["text"]
+        wait_for(lambda: fed.ws.reactions(ts), 10, "the answer to be marked")
+        assert len(fed.answers_to(ts)) == 1
+
+
+def test_check_reports_every_problem_by_key(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[slack]\nbot_token = "nope"\nchannel = 5\n[troupe]\nlease = -1\n[mystery]\n'
+                   '[plugins]\nenabled = ["nosuch"]\n')
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TROUPE_SLACK")}
+    result = subprocess.run([sys.executable, "-m", "troupe", "check", "--config", str(bad)],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 2
+    for key in ("slack.bot_token", "slack.app_token", "slack.channel", "troupe.lease",
+                "mystery", "plugins.enabled"):
+        assert key in result.stderr, key
+    assert "nope" not in result.stderr  # a token's value never reaches the output
