@@ -159,8 +159,10 @@ def parse_config(
     for key, var in TOKEN_ENV.items():
         prefix = "xoxb-" if key == "bot_token" else "xapp-"
         if key in slack.data:
-            tokens[key] = slack.get(key, str, f"a token starting with {prefix}",
-                                    valid=lambda v, p=prefix: v.startswith(p))
+            value = slack.data[key]
+            tokens[key] = value if isinstance(value, str) and value.startswith(prefix) else None
+            if tokens[key] is None:  # never echo what may be a real token
+                slack.problem(key, "<hidden>", f"a token starting with {prefix}")
         elif env.get(var):
             tokens[key] = env[var]
             if not tokens[key].startswith(prefix):
@@ -201,7 +203,8 @@ def parse_config(
 
     max_age = core.get("max_command_age", (int, float), "seconds, a positive number",
                        default=300, valid=positive)
-    lease = core.get("lease", (int, float), "seconds, a positive number", default=30, valid=positive)
+    lease = core.get("lease", (int, float), "seconds, a positive number", default=30,
+                     valid=positive)
     no_taker = core.get("no_taker_wait", (int, float), "seconds, a positive number", default=3,
                         valid=positive)
     core.unknown_keys(["max_command_age", "lease", "no_taker_wait"])

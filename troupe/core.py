@@ -28,7 +28,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 import troupe
-from slackmq import SlackMQ
+from slackmq import Markers, SlackMQ
 from troupe.commands import CommandSpec, Match, commands_of, suggest
 from troupe.config import Config
 from troupe.guard import Guard, Job
@@ -475,10 +475,4 @@ class Bot:
 
 def _has_outcome(reactions: list[dict[str, Any]], user: str | None = None) -> bool:
     """Whether a message carries an outcome marker (from `user`, if given)."""
-    from slackmq import DEFAULT_MARKERS
-
-    names = set(DEFAULT_MARKERS.outcomes())
-    for reaction in reactions or []:
-        if reaction.get("name") in names and (user is None or user in reaction.get("users", [])):
-            return True
-    return False
+    return Markers().outcome_of(reactions or [], user) is not None

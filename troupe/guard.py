@@ -73,11 +73,9 @@ class Guard:
             self._arm(job, "retry", time.time() + RETRY_TRANSIENT_EVERY)
             return "error"
         if claim.status == "lost":
-            holder = claim.holder
-            since = getattr(holder, "since", None) or time.time()
-            log.info("%s %s %r lost to %s", self.host, job.ts, job.label,
-                     getattr(holder, "user_id", "another Pi"))
-            self._arm(job, "takeover", since + self.lease)
+            # Not asking who holds it (a pins.list) keeps a lost claim at one call.
+            log.info("%s %s %r lost to another Pi", self.host, job.ts, job.label)
+            self._arm(job, "takeover", time.time() + self.lease)
             return "lost"
         if claim.status == "done":
             log.info("%s %s %r already %s", self.host, job.ts, job.label, claim.outcome or "done")
@@ -99,10 +97,8 @@ class Guard:
             log.info("%s %s %r: this Pi's turn is already done", self.host, job.ts, job.label)
             return "done"
         if claim.status == "lost":
-            holder = claim.holder
-            since = getattr(holder, "since", None) or time.time()
             log.info("%s %s %r waiting for its turn", self.host, job.ts, job.label)
-            self._arm(job, "turn", since + self.lease)
+            self._arm(job, "turn", time.time() + self.lease)
             return "lost"
         log.info("%s %s %r: this Pi's turn", self.host, job.ts, job.label)
         self._run_claimed(job, claim)
@@ -206,10 +202,13 @@ class Guard:
             return
         if claim.status == "done":
             return
-        previous = getattr(claim, "previous_holder", None)
+        previous = claim.holder.user_id if claim.holder else None
         log.warning("%s %s %r taken over from %s", self.host, job.ts, job.label, previous)
-        if getattr(claim, "interrupted", False):
-            job.report_interrupted(previous)
+        if claim.report_only:
+            try:
+                job.report_interrupted(previous)
+            finally:
+                claim.mark_interrupted()
             return
         self._run_claimed(job, claim)
 

@@ -207,10 +207,11 @@ class Federation:
         self.stop()
 
     # ---- talking to it --------------------------------------------------------
-    def say(self, text: str, user: dict[str, Any] | None = None,
+    def say(self, text: str, user: dict[str, Any] | str | None = None,
             thread_ts: str | None = None) -> str:
         """Post `text` as a person (the authorized one unless `user` is given); returns its ts."""
-        return self.ws.post(text, user=user, thread_ts=thread_ts)
+        user_id = user["id"] if isinstance(user, dict) else user
+        return self.ws.post(text, user=user_id, thread_ts=thread_ts)
 
     def bot_messages(self, after: str | None = None, thread_ts: str | None = None
                      ) -> list[dict[str, Any]]:

@@ -1,0 +1,48 @@
+"""A test plugin that records every run in a shared file, so tests can count runs across Pis."""
+
+import os
+import time
+
+from troupe import Plugin, command
+
+
+class Probe(Plugin):
+    """Commands for tests: count, fail, hold."""
+
+    name = "probe"
+
+    def _record(self, line: str) -> None:
+        # O_APPEND writes of one short line are atomic: several Pis may write at once.
+        fd = os.open(self.settings["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{line} {self.host.name}\n".encode())
+        finally:
+            os.close(fd)
+
+    @command("count {n:int}")
+    def count(self, ctx, n: int) -> None:
+        """Record one run of command n."""
+        self._record(f"count {n}")
+        ctx.reply(f"counted {n}")
+
+    @command("boom")
+    def boom(self, ctx) -> None:
+        """Fail on purpose."""
+        raise RuntimeError("kaboom <@channel>")
+
+    @command("hold {n:int}")
+    def hold(self, ctx, n: int) -> None:
+        """Start, then wait until the test creates the release file (or 60 s pass)."""
+        self._record(f"start {n}")
+        release = self.settings["log"] + ".release"
+        deadline = time.monotonic() + 60
+        while not os.path.exists(release) and time.monotonic() < deadline:
+            time.sleep(0.05)  # a test stand-in for slow work
+        self._record(f"finish {n}")
+        ctx.reply(f"held {n}")
+
+    @command("only {host:word} {n:int}", runs_on=lambda self, args: args["host"] == self.host.name)
+    def only(self, ctx, host: str, n: int) -> None:
+        """Runs only on the named Pi."""
+        self._record(f"only {n}")
+        ctx.reply(f"only {n}")
