@@ -60,12 +60,14 @@ def _counts(ws: Any, app: str) -> int:
 
 
 def _measure(
-    ws: Any, app: str, reps: int, op: Callable[[str], Any]
+    ws: Any, app: str, reps: int, op: Callable[[str], Any], setup: Callable[[str], Any] | None
 ) -> tuple[float, float, list[Any]]:
     """Median wall seconds and mean Web API calls of ``op(ts)`` on fresh messages."""
     walls, calls, results = [], [], []
     for _ in range(reps):
         ts = ws.post("toggle bench light")
+        if setup is not None:
+            setup(ts)
         before = _counts(ws, app)
         t0 = time.perf_counter()
         results.append(op(ts))
@@ -84,8 +86,11 @@ def run(latency_ms: int, reps: int, old_reps: int, with_old: bool) -> list[dict[
         mq = SlackMQ(WebClient(token=a_new["bot_token"], base_url=ws.api_url), ws.channel_id)
         late = SlackMQ(WebClient(token=a_late["bot_token"], base_url=ws.api_url), ws.channel_id)
 
-        def add(lib: str, op: str, app: str, n: int, fn: Callable[[str], Any]) -> None:
-            wall, calls, _ = _measure(ws, app, n, fn)
+        def add(
+            lib: str, op: str, app: str, n: int, fn: Callable[[str], Any],
+            setup: Callable[[str], Any] | None = None,
+        ) -> None:
+            wall, calls, _ = _measure(ws, app, n, fn, setup)
             rows.append({"lib": lib, "op": op, "calls": calls, "wall": wall})
 
         def won(ts: str) -> Any:
@@ -98,18 +103,23 @@ def run(latency_ms: int, reps: int, old_reps: int, with_old: bool) -> list[dict[
                 assert c.won
 
         def lost(ts: str) -> None:
-            late.claim(ts)  # setup: late holds it
-            assert not mq.claim(ts).won
+            assert mq.claim(ts).status == "lost"
 
-        def late_done(ts: str) -> None:
+        def held_by_other(ts: str) -> None:
+            assert late.claim(ts).won
+
+        def done_by_other(ts: str) -> None:
             with late.claimed(ts):
                 pass
+
+        def late_done(ts: str) -> None:
             assert mq.claim(ts).status == "done"
 
         add("slackmq 0.2", "claim (won)", a_new["name"], reps, won)
         add("slackmq 0.2", "claim+done+release", a_new["name"], reps, won_done)
-        add("slackmq 0.2", "claim (lost)", a_new["name"], reps, lost)
-        add("slackmq 0.2", "claim (late, already done)", a_new["name"], reps, late_done)
+        add("slackmq 0.2", "claim (lost)", a_new["name"], reps, lost, held_by_other)
+        add("slackmq 0.2", "claim (late, already done)", a_new["name"], reps, late_done,
+            done_by_other)
         if old is not None:
             point_slacker_at(ws.api_url)
             tok, ch = a_old["bot_token"], ws.channel_id
@@ -122,18 +132,20 @@ def run(latency_ms: int, reps: int, old_reps: int, with_old: bool) -> list[dict[
                 assert p.ack()
                 p.unack()
 
-            def old_late(ts: str) -> None:
+            def old_done(ts: str) -> None:
                 p = old.slackmq(tok, ch, ts)
                 p.ack()
                 p.unack()
+
+            def old_late(ts: str) -> None:
                 # 0.1.2 has no done marker: a late claimer wins and runs it again
-                rows.append({"lib": "slackmq 0.1.2", "op": "  late ack() wins again?",
-                             "calls": 0, "wall": 0.0,
-                             "note": str(old.slackmq(tok, ch, ts).ack())})
+                again = old.slackmq(tok, ch, ts).ack()
+                rows.append({"lib": "slackmq 0.1.2", "op": "  (late ack() won again?)",
+                             "calls": 0, "wall": 0.0, "note": str(again)})
 
             add("slackmq 0.1.2", "ack (won)", a_old["name"], reps, old_ack)
             add("slackmq 0.1.2", "ack+unack", a_old["name"], old_reps, old_both)
-            add("slackmq 0.1.2", "late ack after unack", a_old["name"], 1, old_late)
+            add("slackmq 0.1.2", "ack (late, already done)", a_old["name"], 1, old_late, old_done)
     return rows
 
 
