@@ -1,0 +1,475 @@
+"""Releases side by side, switched atomically.
+
+Layout under a root (``/opt/troupe`` on a Pi)::
+
+    releases/<version>/src        the fetched source (a git checkout)
+    releases/<version>/venv       a virtualenv with that version installed
+    releases/<version>/RELEASE    written last: the build is complete
+    releases/<version>/FAILED     written by a rollback away from this release
+    current  -> releases/<version>      what the service runs
+    previous -> releases/<version>      what rollback goes back to
+
+The running code is never touched: a new version is built in its own
+directory, checked there, and only then do the links move (``os.replace`` of a
+fresh symlink, atomic on POSIX). A venv cannot be renamed (its scripts carry
+absolute paths), so completeness is the ``RELEASE`` marker, not a rename.
+
+Where versions come from is configuration (``GitSource`` / ``IndexSource``),
+never chat: a version asked for in chat must match ``VERSION_RE`` (so it can
+never be read as an option) and be among those the source offers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import tomllib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+__all__ = [
+    "VERSION_RE", "ReleaseError", "GitSource", "IndexSource", "ReleaseRoot",
+    "validate_version", "version_key", "source_from_config", "upgrade", "release_main",
+]
+
+VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
+MARKER = "RELEASE"
+FAILED = "FAILED"
+
+
+class ReleaseError(Exception):
+    """A release operation that cannot go ahead; the message says why."""
+
+
+def validate_version(version: str) -> str:
+    """Return ``version`` if it is a plain version name; raise otherwise.
+
+    Starts with a letter or digit (never ``-``: no option injection into git or
+    pip), no ``/`` (no path tricks), at most 64 characters.
+    """
+    if not isinstance(version, str) or not VERSION_RE.match(version):
+        raise ReleaseError(
+            f"not a valid version: {version!r} (letters, digits and . _ + -, "
+            "starting with a letter or digit)")
+    return version
+
+
+def version_key(version: str) -> tuple:
+    """Natural order: v1 < v2 < v10, 1.9 < 1.10."""
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part)
+        for part in re.findall(r"\d+|\D+", version)
+    )
+
+
+def _run(cmd: Sequence[str], *, cwd: Path | None = None, timeout: float = 600,
+         env: dict[str, str] | None = None) -> str:
+    try:
+        proc = subprocess.run(list(cmd), cwd=cwd, capture_output=True, text=True,
+                              timeout=timeout, env=env)
+    except subprocess.TimeoutExpired as exc:
+        raise ReleaseError(f"{cmd[0]} timed out after {timeout:.0f}s") from exc
+    except FileNotFoundError as exc:
+        raise ReleaseError(f"{cmd[0]} not found") from exc
+    if proc.returncode != 0:
+        raise ReleaseError(
+            f"{' '.join(cmd[:3])} ... failed ({proc.returncode}): "
+            f"{(proc.stderr or proc.stdout).strip()[-2000:]}")
+    return proc.stdout
+
+
+def _clean_env() -> dict[str, str]:
+    """The environment for child builds and checks, free of this process's Python."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "__PYVENV_LAUNCHER__")}
+    env["PYTHONNOUSERSITE"] = "1"
+    return env
+
+
+class Source(Protocol):
+    def versions(self) -> list[str]: ...
+    def fetch(self, version: str, workdir: Path) -> list[str]: ...
+    def describe(self) -> str: ...
+
+
+def _offered(source: Source, version: str) -> None:
+    validate_version(version)
+    offered = source.versions()
+    if version not in offered:
+        shown = ", ".join(offered[-10:]) or "nothing"
+        raise ReleaseError(f"{version} is not offered by {source.describe()}; offered: {shown}")
+
+
+class GitSource:
+    """Versions are the tags of a git remote matching ``ref_pattern``."""
+
+    def __init__(self, url: str, ref_pattern: str = "v*", require_signed: bool = False,
+                 git: str = "git") -> None:
+        if not url or url.startswith("-"):
+            raise ReleaseError(f"not a usable git url: {url!r}")
+        self.url = url
+        self.ref_pattern = ref_pattern
+        self.require_signed = require_signed
+        self.git = git
+
+    def describe(self) -> str:
+        return f"git {self.url} (tags {self.ref_pattern})"
+
+    def versions(self) -> list[str]:
+        out = _run([self.git, "ls-remote", "--tags", "--refs", self.url], timeout=120)
+        tags = []
+        for line in out.splitlines():
+            _, _, ref = line.partition("\t")
+            tag = ref.removeprefix("refs/tags/")
+            if fnmatch.fnmatchcase(tag, self.ref_pattern) and VERSION_RE.match(tag):
+                tags.append(tag)
+        return sorted(set(tags), key=version_key)
+
+    def latest(self) -> str | None:
+        offered = self.versions()
+        return offered[-1] if offered else None
+
+    def fetch(self, version: str, workdir: Path) -> list[str]:
+        """Clone the tag into ``workdir/src``; return what pip installs."""
+        _offered(self, version)
+        src = Path(workdir) / "src"
+        if src.exists():
+            shutil.rmtree(src)
+        _run([self.git, "-c", "advice.detachedHead=false", "clone", "--quiet",
+              "--depth", "1", "--branch", version, "--", self.url, str(src)], timeout=600)
+        if self.require_signed:
+            try:
+                _run([self.git, "-C", str(src), "verify-tag", version], timeout=60)
+            except ReleaseError as exc:
+                raise ReleaseError(f"tag {version} is not signed by a trusted key: {exc}") from exc
+        return [str(src)]
+
+
+class IndexSource:
+    """Versions are the releases of ``package`` on a package index."""
+
+    def __init__(self, package: str = "troupe", index_url: str | None = None,
+                 python: str = sys.executable) -> None:
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", package):
+            raise ReleaseError(f"not a package name: {package!r}")
+        self.package = package
+        self.index_url = index_url
+        self.python = python
+
+    def describe(self) -> str:
+        return f"package {self.package} on {self.index_url or 'the default index'}"
+
+    def _index_args(self) -> list[str]:
+        return ["--index-url", self.index_url] if self.index_url else []
+
+    def versions(self) -> list[str]:
+        out = _run([self.python, "-m", "pip", "index", "versions", self.package,
+                    "--disable-pip-version-check", *self._index_args()], timeout=120)
+        return sorted(self.parse_versions(out), key=version_key)
+
+    @staticmethod
+    def parse_versions(pip_output: str) -> list[str]:
+        for line in pip_output.splitlines():
+            if line.strip().startswith("Available versions:"):
+                listed = line.split(":", 1)[1].split(",")
+                return [v.strip() for v in listed if VERSION_RE.match(v.strip())]
+        return []
+
+    def latest(self) -> str | None:
+        offered = self.versions()
+        return offered[-1] if offered else None
+
+    def fetch(self, version: str, workdir: Path) -> list[str]:
+        _offered(self, version)
+        return [f"{self.package}=={version}", *self._index_args()]
+
+
+class ReleaseRoot:
+    """The release directory of one Pi.
+
+    ``reuse_site_packages=True`` is for tests and the demo: the release venv
+    sees this interpreter's site-packages (through a ``.pth``) and installs
+    only the project itself, with no network and no build isolation. On a Pi
+    each release gets its own full set of dependencies.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], source: Source | None = None, *,
+                 python: str | None = None, reuse_site_packages: bool = False,
+                 keep: int = 1) -> None:
+        self.path = Path(path)
+        self.releases = self.path / "releases"
+        self.source = source
+        self.python = python or getattr(sys, "_base_executable", sys.executable)
+        self.reuse_site_packages = reuse_site_packages
+        self.keep = keep
+
+    # -- inspection ----------------------------------------------------------
+
+    def release_dir(self, version: str) -> Path:
+        return self.releases / validate_version(version)
+
+    def is_complete(self, version: str) -> bool:
+        return (self.release_dir(version) / MARKER).is_file()
+
+    def versions(self) -> list[str]:
+        """Complete releases, in version order."""
+        if not self.releases.is_dir():
+            return []
+        found = [d.name for d in self.releases.iterdir()
+                 if VERSION_RE.match(d.name) and (d / MARKER).is_file()]
+        return sorted(found, key=version_key)
+
+    def _link_version(self, name: str) -> str | None:
+        link = self.path / name
+        if not link.is_symlink():
+            return None
+        return Path(os.readlink(link)).name
+
+    def current_version(self) -> str | None:
+        return self._link_version("current")
+
+    def previous_version(self) -> str | None:
+        return self._link_version("previous")
+
+    def failed(self, version: str) -> bool:
+        return (self.release_dir(version) / FAILED).exists()
+
+    def troupe_bin(self, version: str) -> Path:
+        return self.release_dir(version) / "venv" / "bin" / "troupe"
+
+    # -- switching -------------------------------------------------------------
+
+    def _point(self, name: str, version: str) -> None:
+        """Point link ``name`` at ``releases/<version>`` atomically (relative link)."""
+        tmp = self.path / f".{name}.{os.getpid()}.tmp"
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(os.path.join("releases", version), tmp)
+        os.replace(tmp, self.path / name)
+
+    def switch(self, version: str) -> str:
+        """Make ``version`` current; the old current becomes previous."""
+        validate_version(version)
+        if not self.is_complete(version):
+            raise ReleaseError(f"{version} is not built under {self.releases}; "
+                               f"built: {', '.join(self.versions()) or 'none'}")
+        old = self.current_version()
+        if old == version:
+            return version
+        if old is not None:
+            self._point("previous", old)
+        self._point("current", version)
+        (self.release_dir(version) / FAILED).unlink(missing_ok=True)
+        return version
+
+    def rollback(self) -> str:
+        """Swap current and previous; mark the release left behind as failed.
+
+        Refuses to go back to a release that was itself rolled away from, so a
+        pair of broken releases cannot flip-flop forever.
+        """
+        cur, prev = self.current_version(), self.previous_version()
+        if prev is None or not self.is_complete(prev):
+            raise ReleaseError("no previous release to roll back to")
+        if self.failed(prev):
+            raise ReleaseError(f"previous release {prev} is marked failed; not rolling back")
+        self._point("current", prev)
+        if cur is not None:
+            self._point("previous", cur)
+            _write_atomic(self.release_dir(cur) / FAILED, f"rolled back at {time.time():.0f}\n")
+        return prev
+
+    def prune(self, keep: int | None = None) -> list[str]:
+        """Remove old releases: keep current, previous and the ``keep`` newest others."""
+        keep = self.keep if keep is None else keep
+        pinned = {self.current_version(), self.previous_version()}
+        others = [v for v in self.versions() if v not in pinned]
+        doomed = others[:-keep] if keep > 0 else others
+        for version in doomed:
+            shutil.rmtree(self.release_dir(version))
+        return doomed
+
+    # -- building ------------------------------------------------------------
+
+    def build(self, version: str, *, timeout: float = 1800) -> Path:
+        """Fetch and install ``version`` into its own directory; idempotent."""
+        validate_version(version)
+        if self.source is None:
+            raise ReleaseError("no release source configured")
+        target = self.release_dir(version)
+        if self.is_complete(version):
+            return target
+        if version in (self.current_version(), self.previous_version()):
+            raise ReleaseError(f"{version} is linked but incomplete; refusing to rebuild it")
+        _offered(self.source, version)
+        if target.exists():
+            shutil.rmtree(target)  # a build that died half way
+        target.mkdir(parents=True)
+        try:
+            pip_args = self.source.fetch(version, target)
+            self._make_venv(target / "venv")
+            install = [str(target / "venv" / "bin" / "python"), "-m", "pip", "install",
+                       "--quiet", "--disable-pip-version-check"]
+            if self.reuse_site_packages:
+                install += ["--no-deps", "--no-build-isolation", "--no-index"]
+            _run([*install, *pip_args], cwd=target, timeout=timeout, env=_clean_env())
+            if not (target / "venv" / "bin" / "troupe").exists():
+                raise ReleaseError(f"{version} installed no `troupe` command")
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+        _write_atomic(target / MARKER, json.dumps({
+            "version": version, "source": self.source.describe(), "built_at": time.time(),
+        }) + "\n")
+        return target
+
+    def _make_venv(self, venv: Path) -> None:
+        if self.reuse_site_packages:
+            _run([self.python, "-m", "venv", "--without-pip", str(venv)], env=_clean_env())
+            site = Path(_run([str(venv / "bin" / "python"), "-c",
+                              "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             env=_clean_env()).strip())
+            parents = dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))
+            _write_atomic(site / "_troupe_reuse.pth", "\n".join(parents) + "\n")
+        else:
+            _run([self.python, "-m", "venv", str(venv)], env=_clean_env())
+
+    def health_check(self, version: str, config_path: str | os.PathLike[str], *,
+                     imports: Iterable[str] = ("troupe",),
+                     timeout: float = 60) -> tuple[bool, str]:
+        """Run ``troupe check --config`` and import ``imports`` inside the release.
+
+        Returns ``(ok, output)``; never raises for a failing check.
+        """
+        if not self.is_complete(version):
+            return False, f"{version} is not built"
+        venv = self.release_dir(version) / "venv" / "bin"
+        steps = [
+            [str(venv / "troupe"), "check", "--config", str(config_path)],
+            [str(venv / "python"), "-c",
+             "import importlib, sys\nfor m in sys.argv[1:]: importlib.import_module(m)",
+             *imports],
+        ]
+        output = []
+        for cmd in steps:
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                                      env=_clean_env(), cwd=self.release_dir(version))
+            except subprocess.TimeoutExpired:
+                output.append(f"{Path(cmd[0]).name} timed out after {timeout:.0f}s")
+                return False, "\n".join(output)
+            output.append((proc.stdout + proc.stderr).strip())
+            if proc.returncode != 0:
+                return False, "\n".join(o for o in output if o)
+        return True, "\n".join(o for o in output if o)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def upgrade(root: ReleaseRoot, version: str, config_path: str | os.PathLike[str], *,
+            imports: Iterable[str] = ("troupe",)) -> str:
+    """Build, check inside the new release, then switch and prune. Returns the check output.
+
+    Raises ReleaseError (and leaves ``current`` alone) if the check fails.
+    """
+    root.build(version)
+    ok, output = root.health_check(version, config_path, imports=imports)
+    if not ok:
+        raise ReleaseError(f"health check of {version} failed:\n{output}")
+    root.switch(version)
+    root.prune()
+    return output
+
+
+def source_from_config(update: dict) -> Source:
+    """A source from the ``[update]`` table of troupe.toml."""
+    kind = update.get("source", "git")
+    if kind == "git":
+        if "url" not in update:
+            raise ReleaseError("update.url: expected the git url releases come from")
+        return GitSource(update["url"], update.get("ref_pattern", "v*"),
+                         bool(update.get("require_signed", False)))
+    if kind == "index":
+        return IndexSource(update.get("package", "troupe"), update.get("index_url"))
+    raise ReleaseError(f"update.source: expected \"git\" or \"index\", got {kind!r}")
+
+
+def release_main(argv: Sequence[str] | None = None) -> int:
+    """``troupe release list|current|available|rollback|build V|check V|switch V|upgrade V``."""
+    parser = argparse.ArgumentParser(prog="troupe release")
+    parser.add_argument("action", choices=["list", "current", "available", "rollback",
+                                           "build", "check", "switch", "upgrade", "prune"])
+    parser.add_argument("version", nargs="?")
+    parser.add_argument("--root", help="release root (default: [update] root, or /opt/troupe)")
+    parser.add_argument("--config", help="troupe.toml ([update] source; checked by `check`)")
+    parser.add_argument("--reuse-site-packages", action="store_true",
+                        help="tests and the demo: build against this interpreter's packages")
+    args = parser.parse_intermixed_args(argv)
+
+    update: dict = {}
+    if args.config:
+        try:
+            with open(args.config, "rb") as f:
+                update = tomllib.load(f).get("update", {})
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            print(f"cannot read {args.config}: {exc}", file=sys.stderr)
+            return 2
+    needs_version = args.action in ("build", "check", "switch", "upgrade")
+    if needs_version != bool(args.version):
+        parser.error(f"{args.action} {'needs' if needs_version else 'takes no'} VERSION")
+    try:
+        source = source_from_config(update) if update else None
+        root = ReleaseRoot(args.root or update.get("root", "/opt/troupe"), source,
+                           reuse_site_packages=args.reuse_site_packages)
+        if args.action == "list":
+            cur, prev = root.current_version(), root.previous_version()
+            for v in root.versions():
+                tags = [t for t, on in (("current", v == cur), ("previous", v == prev),
+                                        ("failed", root.failed(v))) if on]
+                print(v + (f"  ({', '.join(tags)})" if tags else ""))
+        elif args.action == "current":
+            print(root.current_version() or "none")
+        elif args.action == "available":
+            if source is None:
+                raise ReleaseError("--config with an [update] table is needed")
+            print("\n".join(source.versions()))
+        elif args.action == "rollback":
+            print(f"rolled back to {root.rollback()}")
+        elif args.action == "prune":
+            print("\n".join(root.prune()) or "nothing to prune")
+        elif args.action == "switch":
+            print(f"switched to {root.switch(args.version)}")
+        elif args.action == "build":
+            print(root.build(args.version))
+        elif args.action in ("check", "upgrade"):
+            if not args.config:
+                raise ReleaseError(f"{args.action} needs --config")
+            if args.action == "check":
+                ok, output = root.health_check(args.version, args.config)
+                print(output)
+                return 0 if ok else 1
+            print(upgrade(root, args.version, args.config))
+            print(f"switched to {args.version}")
+    except ReleaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
