@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 TOKEN_ENV = {"bot_token": "TROUPE_SLACK_BOT_TOKEN", "app_token": "TROUPE_SLACK_APP_TOKEN"}
-CORE_SECTIONS = ("slack", "host", "auth", "plugins", "troupe")
+CORE_SECTIONS = ("slack", "host", "auth", "plugins", "troupe", "aliases")
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,7 @@ class Config:
     max_command_age: float = 300.0
     lease: float = 30.0
     no_taker_wait: float = 3.0
+    aliases: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
 
@@ -210,6 +211,14 @@ def parse_config(
     core.unknown_keys(["max_command_age", "lease", "no_taker_wait"])
     problems += core.problems
 
+    aliases = {}
+    for name, value in table("aliases").items():
+        if isinstance(value, str) and value.strip() and name.strip():
+            aliases[" ".join(name.lower().split())] = value.strip()
+        else:
+            problems.append(Problem(f"aliases.{name}", value,
+                                    "a command to run, such as \"scene goodnight\""))
+
     known = set(CORE_SECTIONS) | set(plugin_sections)
     for name, value in raw.items():
         if name not in known:
@@ -228,6 +237,7 @@ def parse_config(
         max_command_age=float(max_age or 300),
         lease=float(lease or 30),
         no_taker_wait=float(no_taker or 3),
+        aliases=aliases,
         raw=raw,
         path=path,
     )

@@ -352,6 +352,8 @@ class Bot:
         return self._is_member(user) and (self._is_human(user) or user == self.user_id)
 
     def _match(self, text: str) -> tuple[Plugin, CommandSpec, Match] | None:
+        """The most specific command matching `text` (after expanding a configured alias)."""
+        text = self.config.aliases.get(" ".join(text.lower().rstrip(".!").split()), text)
         best = None
         for plugin, spec in self.commands:
             match = spec.match(text)
