@@ -1,0 +1,258 @@
+"""What can be checked of deploy/ without systemd or a Raspberry Pi."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from troupe.releases import ReleaseRoot
+
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+ROLLBACK = DEPLOY / "troupe-rollback.sh"
+INSTALL = DEPLOY / "install.sh"
+
+
+def parse_unit(path: Path) -> dict[str, dict[str, list[str]]]:
+    """systemd unit syntax: sections, keys that may repeat, # comments."""
+    sections: dict[str, dict[str, list[str]]] = {}
+    current = None
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            current = sections.setdefault(line.strip("[]"), {})
+            continue
+        key, _, value = line.partition("=")
+        assert current is not None and _, f"bad line in {path.name}: {line}"
+        current.setdefault(key, []).append(value)
+    return sections
+
+
+def parse_yaml_subset(text: str):
+    """Block maps and lists of scalars: enough to read the Slack manifest."""
+    lines = [(len(raw) - len(raw.lstrip()), raw.strip()) for raw in text.splitlines()
+             if raw.strip() and not raw.strip().startswith("#")]
+
+    def scalar(s: str):
+        s = s.strip()
+        if s in ("true", "false"):
+            return s == "true"
+        return s[1:-1] if s[:1] in "'\"" and s[-1:] == s[:1] else s
+
+    def block(i: int, indent: int):
+        if lines[i][1].startswith("- "):
+            out = []
+            while i < len(lines) and lines[i][0] == indent and lines[i][1].startswith("- "):
+                out.append(scalar(lines[i][1][2:]))
+                i += 1
+            return out, i
+        out = {}
+        while i < len(lines) and lines[i][0] == indent:
+            key, _, rest = lines[i][1].partition(":")
+            i += 1
+            if rest.strip():
+                out[key] = scalar(rest)
+            else:
+                out[key], i = block(i, lines[i][0])
+        return out, i
+
+    data, end = block(0, 0)
+    assert end == len(lines), f"unparsed manifest line: {lines[end]}"
+    return data
+
+
+def test_scripts_parse():
+    subprocess.run(["bash", "-n", str(INSTALL)], check=True)
+    subprocess.run(["sh", "-n", str(ROLLBACK)], check=True)
+    assert os.access(ROLLBACK, os.X_OK) and os.access(INSTALL, os.X_OK)
+    assert "set -euo pipefail" in INSTALL.read_text()
+
+
+def test_service_unit():
+    unit = parse_unit(DEPLOY / "troupe.service")
+    svc, head = unit["Service"], unit["Unit"]
+    assert svc["ExecStart"] == [
+        "/opt/troupe/current/venv/bin/troupe run --config /etc/troupe/troupe.toml"]
+    assert svc["Restart"] == ["on-failure"]
+    assert svc["EnvironmentFile"] == ["/etc/troupe/env"]
+    assert svc["User"] == ["troupe"]
+    assert int(head["StartLimitBurst"][0]) >= 2
+    assert int(head["StartLimitIntervalSec"][0]) > int(svc["RestartSec"][0]) * 3
+    assert head["OnFailure"] == ["troupe-rollback.service"]
+    assert unit["Install"]["WantedBy"] == ["multi-user.target"]
+
+
+def test_rollback_unit_uses_the_shell_script_not_a_release():
+    svc = parse_unit(DEPLOY / "troupe-rollback.service")["Service"]
+    assert svc["Type"] == ["oneshot"]
+    assert svc["ExecStart"] == ["/usr/local/lib/troupe/troupe-rollback /opt/troupe"]
+    post = svc["ExecStartPost"]
+    assert any("reset-failed troupe.service" in p for p in post)
+    assert any(p.endswith("start troupe.service") for p in post)
+
+
+def test_manifest():
+    manifest = parse_yaml_subset((DEPLOY / "slack-app-manifest.yaml").read_text())
+    try:
+        import yaml
+    except ImportError:
+        pass
+    else:
+        assert yaml.safe_load((DEPLOY / "slack-app-manifest.yaml").read_text()) == manifest
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) >= {
+        "channels:history", "groups:history", "channels:read", "groups:read", "chat:write",
+        "pins:read", "pins:write", "reactions:read", "reactions:write", "users:read"}
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
+        "message.channels", "message.groups", "pin_added", "pin_removed",
+        "reaction_added", "reaction_removed"}
+    assert len(manifest["display_information"]["name"]) <= 35
+
+
+def fake_release_root(tmp_path: Path, *versions: str) -> ReleaseRoot:
+    """A release root with complete (marker-only) releases: enough for link moves."""
+    root = ReleaseRoot(tmp_path / "opt")
+    for v in versions:
+        d = root.releases / v
+        d.mkdir(parents=True)
+        (d / "RELEASE").write_text("{}\n")
+    return root
+
+
+def rollback_sh(root: ReleaseRoot) -> subprocess.CompletedProcess:
+    return subprocess.run(["sh", str(ROLLBACK), str(root.path)], capture_output=True, text=True)
+
+
+def test_rollback_script_swaps_links(tmp_path):
+    root = fake_release_root(tmp_path, "v1", "v2")
+    root.switch("v1")
+    root.switch("v2")
+    proc = rollback_sh(root)
+    assert proc.returncode == 0, proc.stderr
+    assert (root.current_version(), root.previous_version()) == ("v1", "v2")
+    assert os.readlink(root.path / "current") == os.path.join("releases", "v1")
+    assert root.failed("v2") and not root.failed("v1")
+    assert not [p for p in root.path.iterdir() if p.name.startswith(".")]  # no temp links left
+
+    # a second failure must not flip back to the release that failed
+    proc = rollback_sh(root)
+    assert proc.returncode == 1 and "marked failed" in proc.stderr
+    assert (root.current_version(), root.previous_version()) == ("v1", "v2")
+
+    # switching to it again on purpose clears the mark
+    root.switch("v2")
+    assert not root.failed("v2")
+
+
+def test_rollback_script_matches_python_rollback(tmp_path):
+    a = fake_release_root(tmp_path / "a", "v1", "v2")
+    b = fake_release_root(tmp_path / "b", "v1", "v2")
+    for r in (a, b):
+        r.switch("v1")
+        r.switch("v2")
+    assert rollback_sh(a).returncode == 0
+    b.rollback()
+    for name in ("current", "previous"):
+        assert os.readlink(a.path / name) == os.readlink(b.path / name)
+    assert a.failed("v2") == b.failed("v2")
+
+
+def test_rollback_script_without_previous(tmp_path):
+    root = fake_release_root(tmp_path, "v1")
+    root.switch("v1")
+    proc = rollback_sh(root)
+    assert proc.returncode == 1 and "no previous release" in proc.stderr
+    assert root.current_version() == "v1"
+
+
+def install_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "TROUPE_USER": subprocess.run(["id", "-un"], capture_output=True,
+                                      text=True).stdout.strip(),
+        "TROUPE_ROOT": str(tmp_path / "opt"),
+        "TROUPE_ETC": str(tmp_path / "etc"),
+        "TROUPE_UNIT_DIR": str(tmp_path / "units"),
+        "TROUPE_LIB": str(tmp_path / "lib"),
+        "TROUPE_HOME": str(tmp_path / "home"),
+        "TROUPE_URL": "https://example.invalid/troupe.git",
+        "TROUPE_NO_SYSTEMCTL": "1",
+    })
+    env.update(extra)
+    for key in ("TROUPE_ROOT", "TROUPE_ETC", "TROUPE_UNIT_DIR", "TROUPE_LIB"):
+        Path(env[key]).mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def run_install_functions(env: dict[str, str], *functions: str) -> subprocess.CompletedProcess:
+    script = f'source "{INSTALL}"; ' + "; ".join(functions)
+    return subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True)
+
+
+needs_chown = pytest.mark.skipif(os.geteuid() != 0, reason="install.sh functions chown files")
+
+
+@needs_chown
+def test_install_writes_config_once(tmp_path):
+    env = install_env(tmp_path)
+    proc = run_install_functions(env, "write_config")
+    assert proc.returncode == 0, proc.stderr
+    etc = Path(env["TROUPE_ETC"])
+    config = tomllib.loads((etc / "troupe.toml").read_text())
+    assert config["slack"]["channel"] == "home"
+    assert config["host"]["name"]
+    assert config["auth"]["users"] == []
+    assert config["update"] == {"root": env["TROUPE_ROOT"], "source": "git",
+                                "url": env["TROUPE_URL"], "ref_pattern": "v*"}
+    assert stat.S_IMODE((etc / "env").stat().st_mode) == 0o600
+    assert stat.S_IMODE((etc / "troupe.toml").stat().st_mode) == 0o640
+    assert "TROUPE_SLACK_BOT_TOKEN=" in (etc / "env").read_text()
+
+    (etc / "troupe.toml").write_text("# edited by the operator\n")
+    (etc / "env").write_text("TROUPE_SLACK_BOT_TOKEN=xoxb-real\n")
+    assert run_install_functions(env, "write_config").returncode == 0
+    assert (etc / "troupe.toml").read_text() == "# edited by the operator\n"
+    assert (etc / "env").read_text() == "TROUPE_SLACK_BOT_TOKEN=xoxb-real\n"
+
+
+@needs_chown
+def test_install_units_and_rollback_script(tmp_path):
+    env = install_env(tmp_path, TROUPE_VERSION="v1")
+    proc = run_install_functions(env, "install_units", "install_units")
+    assert proc.returncode == 0, proc.stderr
+    unit = parse_unit(Path(env["TROUPE_UNIT_DIR"]) / "troupe.service")
+    root, etc = env["TROUPE_ROOT"], env["TROUPE_ETC"]
+    assert unit["Service"]["ExecStart"] == [
+        f"{root}/current/venv/bin/troupe run --config {etc}/troupe.toml"]
+    assert unit["Service"]["User"] == [env["TROUPE_USER"]]
+    rollback = parse_unit(Path(env["TROUPE_UNIT_DIR"]) / "troupe-rollback.service")
+    installed = Path(env["TROUPE_LIB"]) / "troupe-rollback"
+    assert rollback["Service"]["ExecStart"] == [f"{installed} {env['TROUPE_ROOT']}"]
+    assert os.access(installed, os.X_OK)
+    assert installed.read_text() == ROLLBACK.read_text()
+
+
+@needs_chown
+def test_install_picks_newest_tag_and_links_current_once(tmp_path):
+    repo = tmp_path / "origin"
+    repo.mkdir()
+    g = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*g, "init", "-q"], check=True)
+    subprocess.run([*g, "commit", "-q", "--allow-empty", "-m", "x"], check=True)
+    for tag in ("v1", "v2", "v10", "nightly"):
+        subprocess.run([*g, "tag", tag], check=True)
+    env = install_env(tmp_path, TROUPE_URL=str(repo))
+    proc = run_install_functions(env, "pick_version", 'echo "picked=$TROUPE_VERSION"',
+                                 "point_current", "TROUPE_VERSION=v2", "point_current")
+    assert proc.returncode == 0, proc.stderr
+    assert "picked=v10" in proc.stdout
+    assert os.readlink(Path(env["TROUPE_ROOT"]) / "current") == "releases/v10"
+
+    bad = run_install_functions({**env, "TROUPE_VERSION": "--upload-pack=x"}, "pick_version")
+    assert bad.returncode != 0 and "not a valid version" in bad.stderr
