@@ -9,6 +9,7 @@ the caller passes in keeps its handlers (they run inside each attempt).
 from __future__ import annotations
 
 import logging
+import random
 import time
 from http.client import HTTPException
 from typing import Any
@@ -17,7 +18,7 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
-from slack_sdk.http_retry.jitter import RandomJitter
+from slack_sdk.http_retry.jitter import Jitter
 
 from .errors import (
     SlackMQAPIError,
@@ -73,7 +74,16 @@ EXPECTED = {
     "reactions.remove": {"no_reaction"},
 }
 
-_backoff = BackoffRetryIntervalCalculator(backoff_factor=0.05, jitter=RandomJitter())
+
+
+class _ProportionalJitter(Jitter):
+    """slack_sdk's RandomJitter adds up to a whole second; this spreads +-50 % instead."""
+
+    def recalculate(self, duration: float) -> float:
+        return duration * (0.5 + random.random())
+
+
+_backoff = BackoffRetryIntervalCalculator(backoff_factor=0.05, jitter=_ProportionalJitter())
 MAX_BACKOFF = 2.0
 
 
