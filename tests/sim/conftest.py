@@ -45,6 +45,8 @@ def listen(ws: SlackWorkspace) -> Iterator[Callable[..., Listener]]:
     # Close every client at once: each builtin client takes seconds to stop its threads.
     for listener in started:
         listener.client.auto_reconnect_enabled = False
+    for app in {a["name"] for a in ws.apps}:
+        ws.close_connections(app)  # unblocks the clients' receive loops at once
     closers = [threading.Thread(target=lst.client.close) for lst in started]
     for thread in closers:
         thread.start()
