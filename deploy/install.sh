@@ -24,6 +24,7 @@ TROUPE_UNIT_DIR=${TROUPE_UNIT_DIR:-/etc/systemd/system}
 TROUPE_LIB=${TROUPE_LIB:-/usr/local/lib/troupe}
 TROUPE_HOME=${TROUPE_HOME:-/var/lib/troupe}
 TROUPE_PYTHON=${TROUPE_PYTHON:-python3}
+TROUPE_GROUPS=${TROUPE_GROUPS-gpio i2c spi}  # hardware groups the user joins, where they exist
 
 VERSION_RE='^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$'
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -62,7 +63,7 @@ create_user() {
         useradd --system --home-dir "$TROUPE_HOME" --create-home \
             --shell /usr/sbin/nologin "$TROUPE_USER"
     fi
-    for group in gpio i2c spi; do
+    for group in $TROUPE_GROUPS; do
         if getent group "$group" >/dev/null; then usermod -aG "$group" "$TROUPE_USER"; fi
     done
 }
@@ -94,6 +95,7 @@ build_release() {  # the first release; later ones are built by `troupe release`
     fi
     log "building release $TROUPE_VERSION from $TROUPE_URL"
     rm -rf "$dir"
+    cd "$TROUPE_ROOT"  # the troupe user may not be able to read the caller's directory
     as_user mkdir -p "$dir"
     as_user git -c advice.detachedHead=false clone --quiet --depth 1 \
         --branch "$TROUPE_VERSION" -- "$TROUPE_URL" "$dir/src"

@@ -256,3 +256,70 @@ def test_install_picks_newest_tag_and_links_current_once(tmp_path):
 
     bad = run_install_functions({**env, "TROUPE_VERSION": "--upload-pack=x"}, "pick_version")
     assert bad.returncode != 0 and "not a valid version" in bad.stderr
+
+
+BACKEND = '''
+"""A PEP 517 backend in a few lines, so the test installs with no network and no wheel."""
+import base64, hashlib, os, zipfile
+
+VERSION = "{number}"
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    dist = f"troupe-{{VERSION}}.dist-info"
+    files = {{
+        "troupe/__init__.py": open("src/troupe/__init__.py").read(),
+        f"{{dist}}/METADATA": f"Metadata-Version: 2.1\\nName: troupe\\nVersion: {{VERSION}}\\n",
+        f"{{dist}}/WHEEL": "Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+        f"{{dist}}/entry_points.txt": "[console_scripts]\\ntroupe = troupe:main\\n",
+    }}
+    name = f"troupe-{{VERSION}}-py3-none-any.whl"
+    record = []
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as z:
+        for path, text in files.items():
+            data = text.encode()
+            z.writestr(path, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            record.append(f"{{path}},sha256={{digest.decode()}},{{len(data)}}")
+        record.append(f"{{dist}}/RECORD,,")
+        z.writestr(f"{{dist}}/RECORD", "\\n".join(record) + "\\n")
+    return name
+'''
+
+
+@needs_chown
+@pytest.mark.timeout(300)
+def test_install_sh_end_to_end(tmp_path):
+    """Run install.sh twice against a local repository of a stub project."""
+    import sys
+
+    repo = tmp_path / "origin"
+    (repo / "src" / "troupe").mkdir(parents=True)
+    g = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*g, "init", "-q"], check=True)
+    (repo / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n')
+    for number in ("1", "2"):
+        (repo / "backend.py").write_text(BACKEND.format(number=number))
+        (repo / "src" / "troupe" / "__init__.py").write_text(
+            f"def main():\n    print('troupe v{number}')\n")
+        subprocess.run([*g, "add", "-A"], check=True)
+        subprocess.run([*g, "commit", "-q", "-m", number], check=True)
+        subprocess.run([*g, "tag", f"v{number}"], check=True)
+
+    env = install_env(tmp_path, TROUPE_URL=str(repo), TROUPE_SKIP_APT="1", TROUPE_GROUPS="",
+                      TROUPE_PYTHON=getattr(sys, "_base_executable", sys.executable),
+                      TROUPE_PIP_ARGS="--no-index --no-deps --no-build-isolation")
+    for _ in range(2):
+        proc = subprocess.run(["bash", str(INSTALL)], env=env, capture_output=True, text=True,
+                              cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "release v2 is already built" in proc.stdout
+
+    root = ReleaseRoot(env["TROUPE_ROOT"])
+    assert root.versions() == ["v2"] and root.current_version() == "v2"
+    out = subprocess.run([str(Path(env["TROUPE_ROOT"]) / "current" / "venv" / "bin" / "troupe")],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "troupe v2"
+    assert (Path(env["TROUPE_ETC"]) / "troupe.toml").exists()
+    assert (Path(env["TROUPE_UNIT_DIR"]) / "troupe.service").exists()
