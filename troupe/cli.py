@@ -42,7 +42,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from troupe.check import check_config
-    from troupe.core import Bot
+    from troupe.core import Bot, StartupError
 
     setup_logging(args.verbose)
     try:
@@ -63,11 +63,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         bot.run()
-    except ConfigError as e:
-        print(e, file=sys.stderr)
-        return 2
-    except Exception as e:  # noqa: BLE001 - a clear last word instead of a traceback
+    except StartupError as e:
         logging.getLogger("troupe").error("%s could not start: %s", bot.name, e)
+        return 2
+    except Exception:  # noqa: BLE001 - the log gets the whole story, the service manager restarts
+        logging.getLogger("troupe").exception("%s stopped on an unexpected error", bot.name)
         return 1
     return 0
 

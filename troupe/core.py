@@ -46,6 +46,27 @@ IGNORED_SUBTYPES = {"message_changed", "message_deleted", "channel_join", "chann
                     "pinned_item", "unpinned_item", "ephemeral", "message_replied"}
 
 
+TRANSIENT_ERRORS = {"ratelimited", "service_unavailable", "fatal_error", "internal_error",
+                    "request_timeout"}
+
+
+class StartupError(Exception):
+    """Slack refused this Pi's configuration: starting again will not help."""
+
+
+def _explain(error: str) -> str:
+    hints = {
+        "invalid_auth": "Slack refused the bot token (invalid_auth): check slack.bot_token",
+        "not_authed": "no bot token was sent (not_authed): check slack.bot_token",
+        "account_inactive": "the bot token belongs to a deleted app (account_inactive)",
+        "token_revoked": "the bot token was revoked (token_revoked): reinstall the app",
+        "missing_scope": "the app lacks a scope it needs (missing_scope): "
+                         "create it from deploy/slack-app-manifest.yaml",
+        "channel_not_found": "the channel in slack.channel does not exist or the bot cannot see it",
+    }
+    return hints.get(error, f"Slack refused to connect: {error}")
+
+
 class SeenMessages:
     """Remembers recent message timestamps so a duplicated delivery runs once."""
 
@@ -193,11 +214,32 @@ class Bot:
                     return channel["id"], wanted
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
-                raise LookupError(f"channel #{wanted} not found (slack.channel)")
+                raise StartupError(f"slack.channel: no channel #{wanted} in this workspace "
+                                   "(check the name, or invite the app to it)")
+
+    def connect_until_up(self) -> bool:
+        """connect(), waiting out a Slack outage; a refusal (bad token, no channel) raises."""
+        delay = 2.0
+        while not self._stopped.is_set():
+            try:
+                self.connect()
+                return True
+            except SlackApiError as e:
+                error = e.response.get("error", "")
+                if e.response.status_code < 500 and error not in TRANSIENT_ERRORS:
+                    raise StartupError(_explain(error)) from None
+                reason = f"{error or e.response.status_code}"
+            except (OSError, TimeoutError) as e:
+                reason = type(e).__name__
+            log.warning("%s cannot reach Slack (%s); retrying in %.0fs", self.name, reason, delay)
+            self._stopped.wait(delay)
+            delay = min(delay * 2, 60.0)
+        return False
 
     def run(self) -> None:
         """Serve until stop() is called."""
-        self.connect()
+        if not self.connect_until_up():
+            return
         for plugin in self.plugins:
             plugin.start()
         self.scheduler.start()
