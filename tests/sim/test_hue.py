@@ -189,7 +189,7 @@ def test_concurrent_writes_are_all_recorded(hue):
 def test_custom_plugs_and_groups_are_checked():
     with pytest.raises(ValueError):
         HueBridge(lights=["A"], plugs=["B"])
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError, match="'G'"):
         HueBridge(lights=["A"], groups={"G": ["B"]})
     with HueBridge(lights=["A", "B"], plugs=[], groups={}, port=0) as hue:
         assert "bri" in hue.light("A") and "bri" in hue.light("B")

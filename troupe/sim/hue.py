@@ -86,6 +86,9 @@ class HueBridge:
             self._lights[str(i)] = self._new_light(light, i, plug=light in plugs)
         self._groups: dict[str, dict[str, Any]] = {}
         for gi, (gname, members) in enumerate(groups.items(), start=1):
+            unknown = [m for m in members if m not in names]
+            if unknown:
+                raise ValueError(f"group {gname!r}: {unknown} are not among the lights {names}")
             ids = [self._id_of(m) for m in members]
             self._groups[str(gi)] = {
                 "name": gname,
