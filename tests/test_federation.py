@@ -172,3 +172,22 @@ def test_check_reports_every_problem_by_key(tmp_path):
                 "mystery", "plugins.enabled"):
         assert key in result.stderr, key
     assert "nope" not in result.stderr  # a token's value never reaches the output
+
+
+def test_run_with_a_refused_token_exits_with_a_clear_reason(tmp_path):
+    import subprocess
+    import sys
+
+    from troupe.sim.slack import SlackWorkspace
+    from troupe.testing import dump_toml
+
+    with SlackWorkspace(apps=1) as ws:
+        config = tmp_path / "pi.toml"
+        config.write_text(dump_toml({"slack": {
+            "bot_token": "xoxb-not-a-real-token-123", "app_token": ws.apps[0]["app_token"],
+            "channel": "home", "api_url": ws.api_url}}))
+        result = subprocess.run([sys.executable, "-m", "troupe", "run", "--config", str(config)],
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "invalid_auth" in result.stderr and "slack.bot_token" in result.stderr
+    assert "not-a-real-token" not in result.stderr
