@@ -191,3 +191,32 @@ def test_run_with_a_refused_token_exits_with_a_clear_reason(tmp_path):
     assert result.returncode == 2
     assert "invalid_auth" in result.stderr and "slack.bot_token" in result.stderr
     assert "not-a-real-token" not in result.stderr
+
+
+def test_duplicated_and_delayed_deliveries_run_once(tmp_path):
+    fed, log = probe_federation(tmp_path, 3)
+    with fed:
+        fed.ws.duplicate_events(True)
+        fed.ws.set_event_delay(150)
+        for n in range(10):
+            fed.say(f"count {n}")
+        wait_for(lambda: len(runs(log)) == 10, 40, "ten commands to run")
+        wait_for(lambda: not fed.ws.pins(), 20, "claims released")
+        assert runs(log) == {n: 1 for n in range(10)}
+
+
+def test_cut_off_pi_comes_back_and_others_serve_meanwhile(tmp_path):
+    fed, log = probe_federation(tmp_path, 2)
+    with fed:
+        fed.ws.cut_off("pi-1")
+        other = fed.say("count 2")
+        assert fed.host_of(fed.wait_for_answer(other)) == "pi-2"
+        missed = fed.say("only pi-1 1")  # only pi-1 could run it: pi-2 says nobody did
+        assert "Nobody ran" in fed.wait_for_answer(missed)["text"]
+        fed.ws.restore("pi-1")
+        ts = fed.say("only pi-1 3")
+        answer = fed.wait_for_answer(ts, timeout=40)
+        assert fed.host_of(answer) == "pi-1"
+        wait_for(lambda: not fed.ws.pins(), 20, "claims released")
+        assert runs(log, "only") == {3: 1}  # the answered one was not run late
+        assert len(fed.answers_to(missed)) == 1

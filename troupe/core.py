@@ -39,6 +39,7 @@ from troupe.transport import Event, Transport
 log = logging.getLogger("troupe.core")
 
 COMMAND_EVENT = "troupe_command"  # metadata event_type of commands the federation posts itself
+REPLY_EVENT = "troupe_reply"  # metadata event_type of answers to a command
 FEDERATION = "(federation)"  # the author of commands a Pi posts on no one's behalf
 CATCH_UP_WINDOW = 3600.0  # on start, look this far back for commands nobody ran
 IGNORED_SUBTYPES = {"message_changed", "message_deleted", "channel_join", "channel_leave",
@@ -147,10 +148,19 @@ class Bot:
         self._catch_up_lock = threading.Lock()
 
     # ---- Host: what plugins may use --------------------------------------
-    def say(self, text: str, *, thread_ts: str | None = None) -> str | None:
-        """Post an answer; text is escaped so nothing in it can ping or link."""
+    def say(self, text: str, *, thread_ts: str | None = None,
+            reply_to: str | None = None) -> str | None:
+        """Post an answer; text is escaped so nothing in it can ping or link.
+
+        An answer to a command carries metadata naming the command's ts and this
+        Pi, so anyone (a test, the demo page) can tell what it answers.
+        """
+        metadata = None
+        if reply_to:
+            metadata = {"event_type": REPLY_EVENT,
+                        "event_payload": {"command_ts": reply_to, "host": self.name}}
         response = self.web.chat_postMessage(channel=self.channel_id, text=escape(text),
-                                             thread_ts=thread_ts)
+                                             thread_ts=thread_ts, metadata=metadata)
         return response.get("ts")
 
     def post_command(self, text: str, *, on_behalf_of: str | None = None,
@@ -297,7 +307,8 @@ class Bot:
             cursor, messages = None, []
             while True:
                 page = self.web.conversations_history(channel=self.channel_id, oldest=oldest,
-                                                      limit=200, cursor=cursor)
+                                                      limit=200, cursor=cursor,
+                                                      include_all_metadata=True)
                 messages += page.get("messages", [])
                 cursor = (page.get("response_metadata") or {}).get("next_cursor")
                 if not page.get("has_more") or not cursor:
@@ -494,18 +505,20 @@ class Bot:
         if guesses:
             text += " Did you mean `" + "` or `".join(guesses) + "`?"
         text += " Type `help` for the list."
-        self.say(text, thread_ts=cmd.thread_ts)
+        self.say(text, thread_ts=cmd.thread_ts, reply_to=cmd.ts)
 
     def _expired(self, cmd: Command, age: float) -> None:
         self.say(f"`{cmd.text}` expired: it was posted {age / 60:.0f} min ago while no Pi was "
-                 f"online, so it was not run.", thread_ts=cmd.ts)
+                 f"online, so it was not run.", thread_ts=cmd.ts, reply_to=cmd.ts)
 
     def _report_interrupted(self, cmd: Command, holder: str | None) -> None:
         who = f"<@{holder}>" if holder else "another Pi"
         self.web.chat_postMessage(
             channel=self.channel_id, thread_ts=cmd.ts,
             text=f"{who} stopped answering while running `{escape(cmd.text)}`. It may or may not "
-                 f"have happened; not running it again. Check, and ask again if needed.")
+                 f"have happened; not running it again. Check, and ask again if needed.",
+            metadata={"event_type": REPLY_EVENT,
+                      "event_payload": {"command_ts": cmd.ts, "host": self.name}})
 
     def _nobody_can(self, cmd: Command, plugin: Plugin, spec: CommandSpec, match: Match) -> bool:
         if self.target not in (None, self.name):
@@ -513,7 +526,7 @@ class Bot:
         else:
             explain = getattr(plugin, "unavailable_reason", None)
             reason = explain(spec, match.args) if explain else "no online Pi can run it"
-        self.say(f"Nobody ran `{cmd.text}`: {reason}.", thread_ts=cmd.thread_ts)
+        self.say(f"Nobody ran `{cmd.text}`: {reason}.", thread_ts=cmd.thread_ts, reply_to=cmd.ts)
         return False
 
 

@@ -35,7 +35,8 @@ class Host(Protocol):
     scheduler: BaseScheduler
     version: str
 
-    def say(self, text: str, *, thread_ts: str | None = None) -> str | None: ...
+    def say(self, text: str, *, thread_ts: str | None = None,
+            reply_to: str | None = None) -> str | None: ...
 
     def post_command(self, text: str, *, on_behalf_of: str | None = None,
                      thread_ts: str | None = None) -> str | None: ...
@@ -127,7 +128,7 @@ class Context:
             text = f"{text}  _({self.host.name})_"
         self.replies.append(text)
         thread_ts = (self.thread_ts or self.ts) if thread else self.thread_ts
-        return self.host.say(text, thread_ts=thread_ts)
+        return self.host.say(text, thread_ts=thread_ts, reply_to=self.ts)
 
     def run(self, command_text: str, *, thread: bool = True) -> str | None:
         """Post a command for the federation to run (a scene step, a schedule firing)."""

@@ -222,10 +222,14 @@ class Federation:
                 and m.get("ts") != thread_ts]
 
     def answers_to(self, ts: str) -> list[dict[str, Any]]:
-        """Bot answers to the command at `ts`: in its thread, or in the channel after it."""
-        thread = [m for m in self.bot_messages(thread_ts=ts)]
-        channel = [m for m in self.bot_messages(after=ts) if m.get("thread_ts") in (None, m["ts"])]
-        return thread + channel
+        """Bot answers to the command at `ts` (they name it in their metadata), oldest first."""
+        found = {}
+        for thread_ts in (None, ts):
+            for m in self.bot_messages(thread_ts=thread_ts):
+                payload = (m.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("command_ts") == ts:
+                    found[m["ts"]] = m
+        return [found[k] for k in sorted(found, key=float)]
 
     def wait_for_answer(self, ts: str, timeout: float = 20.0) -> dict[str, Any]:
         return wait_for(lambda: self.answers_to(ts)[:1], timeout, f"an answer to {ts}")[0]
