@@ -75,7 +75,6 @@ EXPECTED = {
 }
 
 
-
 class _ProportionalJitter(Jitter):
     """slack_sdk's RandomJitter adds up to a whole second; this spreads +-50 % instead."""
 

@@ -36,8 +36,17 @@ def load_old(target: str = OLD_CACHE) -> ModuleType:
     mod_path = os.path.join(target, "slackmq.py")
     if not os.path.exists(mod_path):
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--target", target,
-             "slackmq==0.1.2", "slacker"],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--target",
+                target,
+                "slackmq==0.1.2",
+                "slacker",
+            ],
             check=True,
         )
     if target not in sys.path:
@@ -87,7 +96,11 @@ def run(latency_ms: int, reps: int, old_reps: int, with_old: bool) -> list[dict[
         late = SlackMQ(WebClient(token=a_late["bot_token"], base_url=ws.api_url), ws.channel_id)
 
         def add(
-            lib: str, op: str, app: str, n: int, fn: Callable[[str], Any],
+            lib: str,
+            op: str,
+            app: str,
+            n: int,
+            fn: Callable[[str], Any],
             setup: Callable[[str], Any] | None = None,
         ) -> None:
             wall, calls, _ = _measure(ws, app, n, fn, setup)
@@ -118,8 +131,14 @@ def run(latency_ms: int, reps: int, old_reps: int, with_old: bool) -> list[dict[
         add("slackmq 0.2", "claim (won)", a_new["name"], reps, won)
         add("slackmq 0.2", "claim+done+release", a_new["name"], reps, won_done)
         add("slackmq 0.2", "claim (lost)", a_new["name"], reps, lost, held_by_other)
-        add("slackmq 0.2", "claim (late, already done)", a_new["name"], reps, late_done,
-            done_by_other)
+        add(
+            "slackmq 0.2",
+            "claim (late, already done)",
+            a_new["name"],
+            reps,
+            late_done,
+            done_by_other,
+        )
         if old is not None:
             point_slacker_at(ws.api_url)
             tok, ch = a_old["bot_token"], ws.channel_id
@@ -140,8 +159,15 @@ def run(latency_ms: int, reps: int, old_reps: int, with_old: bool) -> list[dict[
             def old_late(ts: str) -> None:
                 # 0.1.2 has no done marker: a late claimer wins and runs it again
                 again = old.slackmq(tok, ch, ts).ack()
-                rows.append({"lib": "slackmq 0.1.2", "op": "  (late ack() won again?)",
-                             "calls": 0, "wall": 0.0, "note": str(again)})
+                rows.append(
+                    {
+                        "lib": "slackmq 0.1.2",
+                        "op": "  (late ack() won again?)",
+                        "calls": 0,
+                        "wall": 0.0,
+                        "note": str(again),
+                    }
+                )
 
             add("slackmq 0.1.2", "ack (won)", a_old["name"], reps, old_ack)
             add("slackmq 0.1.2", "ack+unack", a_old["name"], old_reps, old_both)
@@ -163,8 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         rt = f"{r['wall'] / lat:.1f}" if lat > 0 else "-"
         note = f"  {r['note']}" if "note" in r else ""
-        print(f"{r['lib']:<14} {r['op']:<28} {r['calls']:>6.1f} {r['wall'] * 1000:>9.1f} "
-              f"{rt:>12}{note}")
+        print(
+            f"{r['lib']:<14} {r['op']:<28} {r['calls']:>6.1f} {r['wall'] * 1000:>9.1f} "
+            f"{rt:>12}{note}"
+        )
     return 0
 
 

@@ -309,28 +309,28 @@ class SlackMQ:
         with self._lock:
             if ts in self._finished:  # the same event delivered twice: no call at all
                 return Claim(self, ts, "done", outcome=self._finished[ts])
-            if ts in self._active:
+            if ts in self._active:  # another thread of this worker holds it
                 return Claim(self, ts, "lost")
+        ours, calls = self._pin(ts)
+        if not ours:
+            return Claim(self, ts, "lost", calls=calls)
+        with self._lock:
             self._active.add(ts)
         try:
-            ours, calls = self._pin(ts)
-            if not ours:
-                with self._lock:
-                    self._active.discard(ts)
-                return Claim(self, ts, "lost", calls=calls)
             reactions, n = self._reactions(ts)
-            calls += n
-            outcome = self.markers.outcome_of(reactions)
-            if outcome is not None:
-                # Late: the work ran and was released before we pinned. Give it back.
-                calls += self._unpin(ts)
-                self._forget(ts, outcome)
-                return Claim(self, ts, "done", outcome=outcome, calls=calls)
-            return Claim(self, ts, "won", calls=calls)
         except BaseException:
-            with self._lock:
-                self._active.discard(ts)
+            # We hold the pin but cannot tell whether the work ran. Leave the pin:
+            # it is freed by a takeover after the lease (or by our own restart).
+            self._forget(ts, None)
             raise
+        calls += n
+        outcome = self.markers.outcome_of(reactions)
+        if outcome is not None:
+            # Late: the work ran and was released before we pinned. Give it back.
+            calls += self._unpin(ts)
+            self._forget(ts, outcome)
+            return Claim(self, ts, "done", outcome=outcome, calls=calls)
+        return Claim(self, ts, "won", calls=calls)
 
     @contextlib.contextmanager
     def claimed(self, ts: str) -> Iterator[Claim]:
@@ -530,9 +530,7 @@ class Sequence:
         if claim.outcome is not None:
             self._ran = claim.outcome
 
-    def wait_turn(
-        self, timeout: float = 300.0, poll: float = 0.2, max_poll: float = 5.0
-    ) -> Claim:
+    def wait_turn(self, timeout: float = 300.0, poll: float = 0.2, max_poll: float = 5.0) -> Claim:
         """Call ``turn()`` until it is not ``lost``; back off from ``poll`` to ``max_poll``.
 
         Raises ``SlackMQTimeout`` after ``timeout`` seconds.

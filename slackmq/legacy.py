@@ -13,9 +13,14 @@ message or the work already ran (any other failure raises a SlackMQError);
 
 from __future__ import annotations
 
+import logging
+
 from slack_sdk import WebClient
 
 from .core import Claim, SlackMQ
+from .errors import SlackMQError
+
+log = logging.getLogger("slackmq")
 
 
 class slackmq:  # noqa: N801 - the 0.1 name
@@ -49,10 +54,23 @@ class slackmq:  # noqa: N801 - the 0.1 name
         if not self.claim.won:
             return False
         if stars is not None:
-            self.mq._call("stars.add", timestamp=self.timestamp)
+            self._star("stars.add")
         if emoji is not None:
-            self.mq._call("reactions.add", name=emoji, timestamp=self.timestamp)
+            try:
+                self.mq._call("reactions.add", name=emoji, timestamp=self.timestamp)
+            except BaseException:
+                self.claim.release()  # do not leave a pin behind for a failed decoration
+                raise
         return True
+
+    def _star(self, method: str) -> None:
+        # Stars are decoration, retired by Slack and refused to bot tokens: best effort.
+        try:
+            self.mq._call(method, timestamp=self.timestamp)
+        except SlackMQError as e:
+            log.warning(
+                "slackmq %s %s: %s (ignored: stars are decoration)", method, self.timestamp, e
+            )
 
     def unack(self, emoji: str | None = None, stars: bool | None = None) -> bool:
         """Mark the work done, remove ``emoji`` / the star if given, and unpin.
@@ -68,6 +86,6 @@ class slackmq:  # noqa: N801 - the 0.1 name
         if emoji is not None and emoji not in mq.markers.names():
             mq._call("reactions.remove", name=emoji, timestamp=self.timestamp)
         if stars is not None:
-            mq._call("stars.remove", timestamp=self.timestamp)
+            self._star("stars.remove")
         claim.release()
         return True

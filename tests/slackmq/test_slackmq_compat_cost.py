@@ -1,0 +1,93 @@
+"""The 0.1 API, the cost in calls and round trips, ambiguous retries, the benchmark."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from slackmq import bench, slackmq
+from tests.slackmq.conftest import make_mq, wait_until
+
+
+def names(ws, ts):
+    return sorted(r["name"] for r in ws.reactions(ts))
+
+
+def test_old_api_ack_unack(ws16):
+    tok = [a["bot_token"] for a in ws16.apps]
+    ts = ws16.post("toggle dining light")
+    first = slackmq(tok[0], ws16.channel_id, ts, base_url=ws16.api_url)
+    second = slackmq(tok[1], ws16.channel_id, ts, base_url=ws16.api_url)
+    t0 = time.monotonic()
+    assert first.ack(emoji="eyes") is True
+    assert second.ack() is False  # another holds it
+    assert names(ws16, ts) == ["eyes"]
+    assert first.unack(emoji="eyes") is True
+    assert time.monotonic() - t0 < 1.0  # 0.1.2 slept 3 s in unack; no sleeps now
+    assert names(ws16, ts) == ["white_check_mark"]  # done marker stays, the emoji went
+    assert all(p["message"]["ts"] != ts for p in ws16.pins())
+    late = slackmq(tok[2], ws16.channel_id, ts, base_url=ws16.api_url)
+    assert late.ack() is False  # already done: 0.1.2 would have run it again
+    assert late.unack() is False  # not ours: nothing to release
+
+
+@pytest.mark.filterwarnings("ignore:stars")
+def test_old_api_accepts_a_client_and_stars_are_best_effort(ws16):
+    from tests.slackmq.conftest import client
+
+    ts = ws16.post("toggle porch light")
+    post = slackmq("unused", ws16.channel_id, ts, client=client(ws16, 3))
+    assert post.ack(stars=True)  # the emulator (like Slack for bots) has no stars.*
+    post.unack(stars=True)
+    assert names(ws16, ts) == ["white_check_mark"]
+
+
+def test_round_trips_at_latency(ws):
+    lat = 0.1
+    ws.set_latency(int(lat * 1000))
+    a, b = make_mq(ws, 0), make_mq(ws, 1)
+    _ = a.user_id, b.user_id
+    ts = ws.post("toggle lamp")
+    t0 = time.perf_counter()
+    claim = a.claim(ts)
+    t_claim = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    lost = b.claim(ts)
+    t_lost = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    claim.done()
+    t_finish = time.perf_counter() - t0
+    assert claim.won and lost.status == "lost"
+    assert lost.calls == 1 and 1 * lat <= t_lost < 1.8 * lat  # one round trip
+    assert claim.calls == 4  # pins.add + reactions.get + reactions.add + pins.remove
+    assert 2 * lat <= t_claim < 2.8 * lat
+    assert 2 * lat <= t_finish < 2.8 * lat  # no sleeps anywhere: only the round trips
+
+
+def test_a_pin_that_landed_before_its_answer_was_lost_is_recognised_as_ours(ws):
+    """pins.add times out, but Slack pinned it: the retry's already_pinned is our own pin."""
+    ws.set_latency(1500)
+    mq = make_mq(ws, 0, call_timeout=1, deadline=10)
+    ts = ws.post("toggle ambiguous")
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault("c", mq.claim(ts)))
+    t.start()
+    wait_until(lambda: ws.pins(), timeout=5, what="the slow pin to land")
+    ws.set_latency(0)
+    t.join(timeout=15)
+    claim = out["c"]
+    assert claim.won, claim
+    assert claim.calls >= 4  # pins.add (timed out), pins.add (already_pinned), pins.list, ...
+    assert make_mq(ws, 1).claim(ts).status == "lost"
+    claim.done()
+
+
+def test_bench_runs_and_reports_calls(capsys):
+    assert bench.main(["--no-old", "--reps", "3", "--latency-ms", "10"]) == 0
+    out = capsys.readouterr().out
+    rows = {line[:44].strip(): line.split() for line in out.splitlines()[2:]}
+    assert rows["slackmq 0.2    claim (won)"][-3] == "2.0"
+    assert rows["slackmq 0.2    claim+done+release"][-3] == "4.0"
+    assert rows["slackmq 0.2    claim (lost)"][-3] == "1.0"
