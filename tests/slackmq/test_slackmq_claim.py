@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
+from slackmq_helpers import make_mq
 
 from slackmq import Claim, Markers, SlackMQ
-from tests.slackmq.conftest import make_mq
 
 
 def counts(ws, i):
@@ -122,7 +122,7 @@ def test_holder_and_stale(ws16):
 
 
 def test_client_or_token_construction(ws16):
-    from tests.slackmq.conftest import client
+    from slackmq_helpers import client
 
     mq = SlackMQ(client(ws16, 3), ws16.channel_id)
     ts = ws16.post("toggle x")

@@ -6,9 +6,9 @@ import threading
 import time
 
 import pytest
+from slackmq_helpers import make_mq, wait_until
 
 from slackmq import bench, slackmq
-from tests.slackmq.conftest import make_mq, wait_until
 
 
 def names(ws, ts):
@@ -35,7 +35,7 @@ def test_old_api_ack_unack(ws16):
 
 @pytest.mark.filterwarnings("ignore:stars")
 def test_old_api_accepts_a_client_and_stars_are_best_effort(ws16):
-    from tests.slackmq.conftest import client
+    from slackmq_helpers import client
 
     ts = ws16.post("toggle porch light")
     post = slackmq("unused", ws16.channel_id, ts, client=client(ws16, 3))
@@ -45,7 +45,7 @@ def test_old_api_accepts_a_client_and_stars_are_best_effort(ws16):
 
 
 def test_round_trips_at_latency(ws):
-    lat = 0.1
+    lat = 0.2  # well above scheduling noise on a loaded 2-core machine
     ws.set_latency(int(lat * 1000))
     a, b = make_mq(ws, 0), make_mq(ws, 1)
     _ = a.user_id, b.user_id
@@ -60,10 +60,10 @@ def test_round_trips_at_latency(ws):
     claim.done()
     t_finish = time.perf_counter() - t0
     assert claim.won and lost.status == "lost"
-    assert lost.calls == 1 and 1 * lat <= t_lost < 1.8 * lat  # one round trip
+    assert lost.calls == 1 and 1 * lat <= t_lost < 1.9 * lat  # one round trip
     assert claim.calls == 4  # pins.add + reactions.get + reactions.add + pins.remove
-    assert 2 * lat <= t_claim < 2.8 * lat
-    assert 2 * lat <= t_finish < 2.8 * lat  # no sleeps anywhere: only the round trips
+    assert 2 * lat <= t_claim < 2.9 * lat
+    assert 2 * lat <= t_finish < 2.9 * lat  # no sleeps anywhere: only the round trips
 
 
 def test_a_pin_that_landed_before_its_answer_was_lost_is_recognised_as_ours(ws):

@@ -6,6 +6,7 @@ import socket
 import time
 
 import pytest
+from slackmq_helpers import make_mq
 
 from slackmq import (
     RetryDeadlineExceeded,
@@ -19,7 +20,6 @@ from slackmq import (
     SlackMQUnavailable,
     slackmq,
 )
-from tests.slackmq.conftest import make_mq
 from troupe.sim.slack import SlackWorkspace
 
 

@@ -13,7 +13,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from tests.slackmq.conftest import wait_until
+from slackmq_helpers import wait_until
 
 WORKER = str(Path(__file__).with_name("slackmq_worker.py"))
 LEASE = 1.0

@@ -6,7 +6,7 @@ import random
 import threading
 from collections import Counter
 
-from tests.slackmq.conftest import make_mq
+from slackmq_helpers import make_mq
 
 
 class Crowd:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 
 import pytest
+from slackmq_helpers import make_mq, wait_until
 
 from slackmq import SlackMQTimeout
-from tests.slackmq.conftest import make_mq, wait_until
 
 
 def test_each_worker_once_one_at_a_time(ws16):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+from slackmq_helpers import client, make_mq, wait_until
+
 from slackmq import Holder, elect
-from tests.slackmq.conftest import client, make_mq, wait_until
 
 LEASE = 1.0
 
