@@ -22,10 +22,11 @@ def runs(path: Path, kind: str = "count") -> collections.Counter:
         int(line.split()[1]) for line in lines if line.startswith(kind + " "))
 
 
-def probe_federation(tmp_path: Path, hosts: int, **kwargs) -> tuple[Federation, Path]:
+def probe_federation(tmp_path: Path, hosts: int, config: dict | None = None,
+                     **kwargs) -> tuple[Federation, Path]:
     log = tmp_path / "runs.log"
     fed = Federation(tmp_path / "fed", hosts, plugins=["probe"], plugin_paths=[PLUGINS],
-                     config={"probe": {"log": str(log)}}, **kwargs)
+                     config={"probe": {"log": str(log)}, **(config or {})}, **kwargs)
     return fed, log
 
 
@@ -220,3 +221,20 @@ def test_cut_off_pi_comes_back_and_others_serve_meanwhile(tmp_path):
         wait_for(lambda: not fed.ws.pins(), 20, "claims released")
         assert runs(log, "only") == {3: 1}  # the answered one was not run late
         assert len(fed.answers_to(missed)) == 1
+
+
+def test_restarted_pi_finishes_its_own_claim_without_waiting_for_the_lease(tmp_path):
+    """A Pi that dies holding a claim and comes back reports it at once (lease: 60 s)."""
+    fed, log = probe_federation(tmp_path, 2, config={"troupe": {"lease": 60}})
+    with fed:
+        ts = fed.say("hold 1")
+        wait_for(lambda: runs(log, "start"), 20, "a Pi to start the command")
+        holder = log.read_text().split()[2]
+        fed.kill(holder)
+        fed.start_host(holder)
+        report = wait_for(
+            lambda: [m for m in fed.answers_to(ts) if "stopped answering" in m["text"]],
+            30, "the restarted Pi's report")
+        assert [fed.host_of(m) for m in report] == [holder]
+        wait_for(lambda: not fed.ws.pins(), 10, "the pin to be released")
+        assert runs(log, "start") == {1: 1}

@@ -69,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except Exception:  # noqa: BLE001 - the log gets the whole story, the service manager restarts
         logging.getLogger("troupe").exception("%s stopped on an unexpected error", bot.name)
         return 1
-    return 0
+    return bot.exit_code
 
 
 def cmd_version(args: argparse.Namespace) -> int:

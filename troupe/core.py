@@ -32,7 +32,7 @@ from slackmq import Markers, SlackMQ
 from troupe.commands import CommandSpec, Match, commands_of, suggest
 from troupe.config import Config
 from troupe.guard import Guard, Job
-from troupe.plugin import Context, Plugin
+from troupe.plugin import Context, Plugin, RestartRequested
 from troupe.text import command_text, escape
 from troupe.transport import Event, Transport
 
@@ -144,6 +144,7 @@ class Bot:
         self.transport: Transport | None = None
         self.last_seen_ts: str | None = None
         self._member_cache: dict[str, bool] = {}
+        self.exit_code = 0
         self._stopped = threading.Event()
         self._catch_up_lock = threading.Lock()
 
@@ -296,9 +297,17 @@ class Bot:
                 if data.get("channel_id", item.get("channel")) == self.channel_id and ts:
                     (self.guard.pin_added if event.type == "pin_added"
                      else self.guard.pin_removed)(ts)
+        except RestartRequested as e:
+            self.request_restart(str(e), e.exit_code)
         except Exception:  # noqa: BLE001 - a malformed event is logged and ignored
             log.exception("%s ignored an event it could not handle: %s", self.name,
                           str(event.data)[:300])
+
+    def request_restart(self, reason: str, exit_code: int = 75) -> None:
+        """Stop serving and exit with `exit_code`, for the service manager to start us again."""
+        log.warning("%s restarting (%s)", self.name, reason)
+        self.exit_code = exit_code
+        threading.Thread(target=self.stop, name="restart", daemon=True).start()
 
     def catch_up(self) -> None:
         """After (re)connecting: run commands posted while this Pi was away."""
@@ -348,11 +357,18 @@ class Bot:
                 self._exclusive_answer(cmd, "unknown", lambda: self._unknown(cmd))
             return
         plugin, spec, match = found
-        if age > self.config.max_command_age:
+        if age > self.config.max_command_age and not self._holding(cmd):
             if spec.mode == "exclusive":
                 self._exclusive_answer(cmd, "expired", lambda: self._expired(cmd, age))
             return
         self._dispatch(cmd, plugin, spec, match)
+
+    def _holding(self, cmd: Command) -> bool:
+        """Whether this Pi pinned `cmd` before it restarted (it must finish it, however old)."""
+        if cmd.source != "history" or self.mq is None:
+            return False
+        holder = self.mq.holder(cmd.ts)
+        return holder is not None and holder.user_id == self.user_id
 
     # ---- who and what -------------------------------------------------------
     def _author(self, message: dict[str, Any]) -> str | None:
@@ -421,7 +437,7 @@ class Bot:
 
         job = Job(ts=cmd.ts, label=cmd.text, run=run, idempotent=spec.idempotent,
                   report_interrupted=lambda holder: self._report_interrupted(cmd, holder),
-                  expires_at=float(cmd.ts) + self.config.max_command_age)
+                  expires_at=float(cmd.ts) + self.config.max_command_age, source=cmd.source)
         assert self.guard is not None
         if spec.mode == "broadcast":
             if cmd.source == "history" and _has_outcome(cmd.reactions, self.user_id):
@@ -459,6 +475,8 @@ class Bot:
         try:
             handler(ctx, **match.args)
             return True
+        except RestartRequested:
+            raise
         except Exception as e:  # noqa: BLE001 - a failing handler never takes the bot down
             log.error("%s %s %r handler %s.%s failed:\n%s", self.name, cmd.ts, cmd.text,
                       plugin.plugin_name(), spec.attr, traceback.format_exc())

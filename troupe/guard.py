@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from slackmq import SlackMQ, SlackMQError
+from troupe.plugin import RestartRequested
 
 log = logging.getLogger("troupe.guard")
 
@@ -37,6 +38,7 @@ class Job:
     idempotent: bool = False
     report_interrupted: Callable[[str | None], None] = lambda holder: None
     expires_at: float = float("inf")
+    source: str = "live"  # "history": found on catch-up; this Pi may have held it before a restart
 
 
 @dataclass
@@ -45,6 +47,7 @@ class _Watch:
     kind: str  # "takeover" | "turn" | "no_taker"
     due: float
     cancelled: bool = False
+    freed: bool = False  # the pin was removed (the holder finished) before the watch fired
     on_due: Callable[[], None] | None = field(default=None, repr=False)
 
 
@@ -73,9 +76,10 @@ class Guard:
             self._arm(job, "retry", time.time() + RETRY_TRANSIENT_EVERY)
             return "error"
         if claim.status == "lost":
-            # Not asking who holds it (a pins.list) keeps a lost claim at one call.
+            # Not asking who holds it (a pins.list) keeps a lost claim at one call, except on
+            # catch-up, where the holder may be this Pi before a restart: then go on at once.
             log.info("%s %s %r lost to another Pi", self.host, job.ts, job.label)
-            self._arm(job, "takeover", time.time() + self.lease)
+            self._arm(job, "takeover", self._lost_due(job))
             return "lost"
         if claim.status == "done":
             log.info("%s %s %r already %s", self.host, job.ts, job.label, claim.outcome or "done")
@@ -98,7 +102,7 @@ class Guard:
             return "done"
         if claim.status == "lost":
             log.info("%s %s %r waiting for its turn", self.host, job.ts, job.label)
-            self._arm(job, "turn", time.time() + self.lease)
+            self._arm(job, "turn", self._lost_due(job))
             return "lost"
         log.info("%s %s %r: this Pi's turn", self.host, job.ts, job.label)
         self._run_claimed(job, claim)
@@ -107,6 +111,15 @@ class Guard:
     def when_nobody_claims(self, job: Job, wait: float) -> None:
         """This Pi cannot run `job`; if no Pi claims it within `wait`, answer for the federation."""
         self._arm(job, "no_taker", time.time() + wait)
+
+    def _lost_due(self, job: Job) -> float:
+        if job.source == "history":
+            holder = self.mq.holder(job.ts)
+            if holder is not None and holder.user_id == self.mq.user_id:
+                log.info("%s %s %r: this Pi held it before restarting", self.host, job.ts,
+                         job.label)
+                return 0.0
+        return time.time() + self.lease
 
     # ---- events from the transport --------------------------------------
     def pin_added(self, ts: str) -> None:
@@ -125,7 +138,7 @@ class Guard:
                 del self._watches[ts]  # the holder finished and released
                 return
             if watch.kind == "turn":
-                watch.due = 0  # the next turn is free: try now
+                watch.due, watch.freed = 0, True  # the next turn is free: try now
         self._wake.set()
 
     # ---- internals -------------------------------------------------------
@@ -134,21 +147,27 @@ class Guard:
         self._in_flight[job.ts] = job
         try:
             ok = job.run()
+        except RestartRequested:
+            # The claim stays held: the restarted process finds its pin and finishes.
+            log.info("%s %s %r: restarting with the claim held", self.host, job.ts, job.label)
+            raise
         except BaseException:
-            ok = False
+            self._finish(job, claim, False, started)
             raise
         finally:
             self._in_flight.pop(job.ts, None)
-            try:
-                if ok:
-                    claim.done()
-                else:
-                    claim.failed()
-            except SlackMQError as e:
-                log.error("%s %s %r could not record its outcome: %s", self.host, job.ts,
-                          job.label, e)
-            log.info("%s %s %r %s in %.0f ms", self.host, job.ts, job.label,
-                     "done" if ok else "failed", (time.monotonic() - started) * 1000)
+        self._finish(job, claim, ok, started)
+
+    def _finish(self, job: Job, claim, ok: bool, started: float) -> None:
+        try:
+            if ok:
+                claim.done()
+            else:
+                claim.failed()
+        except SlackMQError as e:
+            log.error("%s %s %r could not record its outcome: %s", self.host, job.ts, job.label, e)
+        log.info("%s %s %r %s in %.0f ms", self.host, job.ts, job.label,
+                 "done" if ok else "failed", (time.monotonic() - started) * 1000)
 
     def in_flight(self) -> list[str]:
         return [job.label for job in list(self._in_flight.values())]
@@ -183,9 +202,23 @@ class Guard:
         if watch.kind in ("retry", "no_taker"):
             self.exclusive(job)
         elif watch.kind == "turn":
+            if not watch.freed:  # the lease ran out with the turn still held
+                self._free_stale_turn(job)
             self.sequential(job)
         elif watch.kind == "takeover":
             self._take_over(job)
+
+    def _free_stale_turn(self, job: Job) -> None:
+        try:
+            holder = self.mq.sequence(job.ts).take_over()
+        except SlackMQError as e:
+            log.error("%s %s %r could not free a stale turn: %s", self.host, job.ts, job.label, e)
+            return
+        if holder is not None:
+            log.warning("%s %s %r: %s stopped answering during its turn; going on", self.host,
+                        job.ts, job.label, holder.user_id)
+            if holder.user_id != self.mq.user_id:
+                job.report_interrupted(holder.user_id)
 
     def _take_over(self, job: Job) -> None:
         try:

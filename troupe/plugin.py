@@ -27,6 +27,19 @@ if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
 
 
+class RestartRequested(Exception):  # noqa: N818 - a request, not an error
+    """Raised by a handler to restart this Pi (into a new release) while keeping its claim.
+
+    The claim is neither marked nor released: the restarted process finds its own
+    pin on the message and finishes the command (the rolling update works so).
+    `exit_code` 75 tells the service manager to start the process again.
+    """
+
+    def __init__(self, reason: str, exit_code: int = 75):
+        super().__init__(reason)
+        self.exit_code = exit_code
+
+
 class Host(Protocol):
     """What the bot offers a plugin: its name, devices, scheduler and a way to speak."""
 
