@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
 
 from troupe.commands import (
+    MAX_WORDS,
     CommandSpec,
     Match,
     Pattern,
@@ -221,6 +223,23 @@ def test_bad_patterns(pattern: str, words: list[str]) -> None:
     assert repr(pattern) in msg, msg  # the message names the pattern
     for w in words:
         assert w in msg, msg
+
+
+def test_multi_word_placeholder_is_bounded() -> None:
+    p = Pattern(TOGGLE)
+    words = " ".join(f"w{i}" for i in range(MAX_WORDS))
+    assert p.match(f"toggle {words} light") is not None
+    assert p.match(f"toggle {words} extra light") is None
+
+
+def test_long_messages_are_fast() -> None:
+    big = " ".join(["x"] * 3000)
+    start = time.perf_counter()
+    for pattern in ["{a} x {b} x {c} x {d} x {e} y", SWITCH, TOGGLE, AT]:
+        Pattern(pattern).match(big)
+        Pattern(pattern).match("switch " + big + " on")
+    suggest(big, SPECS, n=3)
+    assert time.perf_counter() - start < 1.0
 
 
 def test_rest_may_end_an_optional_group() -> None:
@@ -534,6 +553,7 @@ SUGGESTIONS = [
     ("shw lights", ["show lights"]),
     ("hlep", ["help [<topic...>]"]),
     ("what is the meaning of life", []),
+    ("status", []),
     ("xyzzy", []),
     ("", []),
 ]

@@ -26,8 +26,8 @@ Pattern language
 ``a|b``               alternative literal words (``minute|minutes``), at top level or in groups.
 ``{name}``            one word; but when the next thing in the pattern is a literal word (or a
                       choice, or an optional group starting with one) it takes one OR MORE
-                      words, as few as possible: ``toggle {light} light`` matches
-                      ``toggle dining room light`` with ``light="dining room"``.
+                      words (up to ``MAX_WORDS``), as few as possible: ``toggle {light} light``
+                      matches ``toggle dining room light`` with ``light="dining room"``.
 ``{name:word}``       exactly one word.
 ``{name:int}``        an integer (``-3``, ``42``) -> ``int``.
 ``{name:percent}``    0..100 with an optional ``%`` (``40%``, ``40``) -> ``int``.
@@ -247,6 +247,12 @@ def _annotate(items: list[Any], follow: Any, optional: bool) -> None:
 
 # --------------------------------------------------------------------------- compiling
 
+# A multi-word placeholder takes at most MAX_WORDS words: the bound keeps matching fast
+# (a pattern with k such placeholders tries at most MAX_WORDS**k splits, whatever the
+# length of the message) instead of exponential in the message length.
+MAX_WORDS = 12
+_MULTI = rf"\S+(?:\s+\S+){{0,{MAX_WORDS - 1}}}?"
+
 _TIME_RE = (
     r"(?:noon|midnight"
     r"|(?:[01]?\d|2[0-3]):[0-5]\d"
@@ -364,7 +370,7 @@ class Pattern:
                     )
                     inner = "(?:" + inner + ")"
                 elif it.multi:
-                    inner = r"\S+(?:\s+\S+)*?"
+                    inner = _MULTI
                 else:
                     inner = _TYPE_RE[it.kind]
                 out.append(rf"\s+(?P<{group}>{inner})")
@@ -639,6 +645,7 @@ def _ratio(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b).ratio()
 
 
+_SUGGEST_MAX = 300  # characters of a message worth comparing; keeps suggest() fast
 _WORD_CUTOFF = 0.75  # below this a word is not a misspelling of a literal ("what" vs "at")
 
 
@@ -663,7 +670,7 @@ def _relaxed(pattern: Pattern) -> tuple[re.Pattern[str], list[tuple[str, tuple[s
             elif it.kind == "rest":
                 out.append(r"\s+\S.*")
             else:
-                out.append(r"\s+\S+(?:\s+\S+)*?" if it.multi else r"\s+\S+")
+                out.append(r"\s+" + (_MULTI if it.multi else r"\S+"))
         return "".join(out)
 
     return re.compile(r"\A" + emit(pattern._items) + r"\Z", re.DOTALL), groups
@@ -679,13 +686,22 @@ def _score(text: str, pattern: Pattern) -> float:
         scores = [_lit_score(m.group(g), alts) for g, alts in groups if m.group(g) is not None]
         if scores:
             best = sum(scores) / len(scores)
-    # 2. the pattern's required literal words appear (roughly) somewhere in the text
+    # 2. the pattern's required literal words appear (roughly) somewhere in the text;
+    #    a leading literal (the verb: "toggle", "switch") weighs double
     lits = [it.alts for it in pattern._items if isinstance(it, _Lit)]
     if lits and words:
-        cover = sum(max(_lit_score(w, alts) for w in words) for alts in lits) / len(lits)
-        best = max(best, 0.9 * cover)
-    # 3. plain character similarity with the usage and the skeleton
-    best = max(best, _ratio(text, pattern.usage.lower()), _ratio(text, pattern.skeleton.lower()))
+        weights = [
+            2.0 if i == 0 and isinstance(pattern._items[0], _Lit) else 1.0 for i in range(len(lits))
+        ]
+        cover = sum(
+            wt * max(_lit_score(w, alts) for w in words)
+            for wt, alts in zip(weights, lits, strict=True)
+        )
+        best = max(best, 0.9 * cover / sum(weights))
+    # 3. plain character similarity with the skeleton ("rollcall" for "roll call")
+    if pattern.skeleton:
+        char = _ratio(text, pattern.skeleton.lower())
+        best = max(best, char if char >= _WORD_CUTOFF else 0.0)
     return best
 
 
@@ -694,7 +710,7 @@ def suggest(text: str, specs: Iterable[CommandSpec], n: int = 1, cutoff: float =
 
     ``[]`` when nothing scores at least ``cutoff`` (0..1).
     """
-    text = _TRAILING.sub("", " " + text.strip()).strip().lower()
+    text = _TRAILING.sub("", " " + text[:_SUGGEST_MAX].strip()).strip().lower()
     if not text:
         return []
     scored: dict[str, float] = {}
