@@ -464,6 +464,16 @@ def test_inheritance_and_override() -> None:
     assert [s.pattern.text for s in commands_of(Base())] == ["a", "b"]
 
 
+def test_same_function_under_two_names_counts_once() -> None:
+    class P:
+        @command("a")
+        def a(self, ctx: Any) -> None: ...
+
+        b = a
+
+    assert [s.name for s in commands_of(P())] == ["a"]
+
+
 def test_function_still_callable_after_decoration() -> None:
     plugin = Lights()
     assert plugin.toggle("ctx", "hall") == "toggled hall"

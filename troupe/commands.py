@@ -622,7 +622,13 @@ def commands_of(obj: Any) -> list[CommandSpec]:
                 found[attr] = list(specs)
             elif attr in found:
                 del found[attr]
-    out = [s for specs in found.values() for s in specs]
+    seen: set[int] = set()  # the same function under two names (`alias = toggle`) counts once
+    out = []
+    for specs in found.values():
+        for s in specs:
+            if id(s) not in seen:
+                seen.add(id(s))
+                out.append(s)
     if not isinstance(obj, type):
         out = [s.bind(obj) for s in out]
     return out
