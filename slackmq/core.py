@@ -175,7 +175,9 @@ class Claim:
         """Unpin (after the outcome marker, if one was recorded). No-op unless won."""
         if self._released:
             return
-        self.calls += self.mq._call("pins.remove", timestamp=self.ts)
+        keep = self.outcome is not None and self._user is None and self.mq._keep(self.ts)
+        if not keep:  # retain mode keeps a finished message pinned: late claims lose at once
+            self.calls += self.mq._call("pins.remove", timestamp=self.ts)
         self._released = True
         self.mq._forget(self.ts, self.outcome if self._user is None else None)
         for cb in self._on_release:
@@ -222,9 +224,16 @@ class SlackMQ:
         markers: Markers | None = None,
         call_timeout: int = 10,
         name: str = "",
+        retain: float | None = None,
+        fresh: float = 60.0,
     ) -> None:
         if not channel:
             raise SlackMQConfigError("SlackMQ needs a channel id")
+        if retain is not None and retain <= fresh + deadline:
+            raise SlackMQConfigError(
+                f"retain ({retain:g}s) must exceed fresh + deadline ({fresh + deadline:g}s);"
+                " the difference is the clock skew tolerated"
+            )
         if client is None:
             if not token:
                 raise SlackMQConfigError("SlackMQ needs a WebClient or a token")
@@ -238,6 +247,8 @@ class SlackMQ:
         self.deadline = float(deadline)
         self.markers = markers or Markers()
         self.name = name
+        self.retain = retain
+        self.fresh = float(fresh)
         self._caller = Caller(client, self.deadline, name)
         self._lock = threading.Lock()
         self._active: set[str] = set()
@@ -302,10 +313,31 @@ class SlackMQ:
         _, _, n = self._api("pins.remove", channel=self.channel, timestamp=ts)
         return n
 
+    @staticmethod
+    def _age(ts: str) -> float:
+        """Seconds since the message was posted (its ts is Slack's clock; ours reads it)."""
+        return time.time() - float(ts)
+
+    def _fast(self, ts: str) -> bool:
+        """Retain mode: a message this young cannot have been unpinned after it ran."""
+        return self.retain is not None and self._age(ts) < self.fresh
+
+    def _keep(self, ts: str) -> bool:
+        """Retain mode: a finished message stays pinned until it is ``retain`` old."""
+        return self.retain is not None and self._age(ts) < self.retain
+
+    def _give_back(self, ts: str) -> int:
+        """Unpin a message that already ran (unless retain mode keeps it pinned)."""
+        return 0 if self._keep(ts) else self._unpin(ts)
+
     # -- claims -------------------------------------------------------------
 
     def claim(self, ts: str) -> Claim:
-        """Claim the message ``ts``: one ``pins.add``, plus ``reactions.get`` if won."""
+        """Claim the message ``ts``: one ``pins.add``, plus ``reactions.get`` if won.
+
+        In retain mode a won claim on a message younger than ``fresh`` skips the
+        ``reactions.get``, and ``lost`` may also mean "already done".
+        """
         with self._lock:
             if ts in self._finished:  # the same event delivered twice: no call at all
                 return Claim(self, ts, "done", outcome=self._finished[ts])
@@ -316,6 +348,10 @@ class SlackMQ:
             return Claim(self, ts, "lost", calls=calls)
         with self._lock:
             self._active.add(ts)
+        if self._fast(ts):
+            # Retain mode, young message: a finished one would still be pinned, so
+            # our pin proves it has not run. One round trip. (docs/slackmq.md)
+            return Claim(self, ts, "won", calls=calls)
         try:
             reactions, n = self._reactions(ts)
         except BaseException:
@@ -327,7 +363,7 @@ class SlackMQ:
         outcome = self.markers.outcome_of(reactions)
         if outcome is not None:
             # Late: the work ran and was released before we pinned. Give it back.
-            calls += self._unpin(ts)
+            calls += self._give_back(ts)
             self._forget(ts, outcome)
             return Claim(self, ts, "done", outcome=outcome, calls=calls)
         return Claim(self, ts, "won", calls=calls)
@@ -344,21 +380,21 @@ class SlackMQ:
 
     def holder(self, ts: str) -> Holder | None:
         """Who holds ``ts`` and since when (one ``pins.list``), or None if it is not pinned."""
-        for h in self._pins():
+        for h, _ in self._pins():
             if h.ts == ts:
                 return h
         return None
 
-    def _pins(self) -> list[Holder]:
+    def _pins(self) -> list[tuple[Holder, list[dict[str, Any]]]]:
+        """Message pins in the channel with the reactions ``pins.list`` reports on them."""
         data, _, _ = self._api("pins.list", channel=self.channel)
         out = []
         for item in data.get("items") or []:
             msg = item.get("message") or {}
             if item.get("type", "message") != "message" or "ts" not in msg:
                 continue
-            out.append(
-                Holder(str(item.get("created_by", "")), float(item.get("created", 0)), msg["ts"])
-            )
+            h = Holder(str(item.get("created_by", "")), float(item.get("created", 0)), msg["ts"])
+            out.append((h, list(msg.get("reactions") or [])))
         return out
 
     def stale(self, ts: str) -> Holder | None:
@@ -370,13 +406,31 @@ class SlackMQ:
         return h if self.markers.outcome_of(reactions) is None else None
 
     def stale_claims(self) -> list[Holder]:
-        """Every pin in the channel older than the lease with no outcome marker."""
+        """Every pin in the channel older than the lease with no outcome marker (one call).
+
+        Uses the reactions ``pins.list`` returns; ``take_over`` re-reads them anyway.
+        """
+        return [
+            h
+            for h, reactions in self._pins()
+            if h.age >= self.lease and self.markers.outcome_of(reactions) is None
+        ]
+
+    def sweep(self) -> list[str]:
+        """Unpin finished messages left pinned: those with an outcome marker whose pin is
+        older than the lease (a holder died between marker and unpin) or, in retain
+        mode, whose message is older than ``retain``. Returns the ts unpinned.
+
+        Call it now and then (a scheduler) in retain mode; it is safe from any worker.
+        """
         out = []
-        for h in self._pins():
-            if h.age >= self.lease:
-                reactions, _ = self._reactions(h.ts)
-                if self.markers.outcome_of(reactions) is None:
-                    out.append(h)
+        for h, reactions in self._pins():
+            if self.markers.outcome_of(reactions) is None:
+                continue
+            old = self._age(h.ts) >= self.retain if self.retain is not None else h.age >= self.lease
+            if old:
+                self._unpin(h.ts)
+                out.append(h.ts)
         return out
 
     # -- take over ----------------------------------------------------------
@@ -428,7 +482,7 @@ class SlackMQ:
         outcome = self.markers.outcome_of(reactions)
         if outcome is not None:
             # It ran and its holder died (or is about to unpin): clean up the pin.
-            calls += self._unpin(ts)
+            calls += self._give_back(ts)
             self._forget(ts, outcome)
             return Claim(self, ts, "done", outcome=outcome, holder=h, calls=calls)
         with self._lock:
@@ -445,7 +499,7 @@ class SlackMQ:
         calls += n
         outcome = self.markers.outcome_of(reactions)
         if outcome is not None:
-            calls += self._unpin(ts)
+            calls += self._give_back(ts)
             self._forget(ts, outcome)
             return Claim(self, ts, "done", outcome=outcome, holder=h, calls=calls)
         with self._lock:
