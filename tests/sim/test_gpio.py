@@ -28,15 +28,15 @@ sys.stdin.read()
 
 @pytest.fixture
 def pi(tmp_path: Path):
-    sock = tmp_path / "gpio.sock"
-    env = {**os.environ, "GPIOZERO_PIN_FACTORY": "troupe_sim", SOCKET_ENV: str(sock)}
+    sock = str(tmp_path / "gpio-{pid}.sock")  # one socket per process
+    env = {**os.environ, "GPIOZERO_PIN_FACTORY": "troupe_sim", SOCKET_ENV: sock}
     proc = subprocess.Popen(
         [sys.executable, "-c", PI], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert proc.stdout.readline().strip() == "SimFactory"  # loaded by entry point
-        yield GpioClient(sock)
+        yield GpioClient(sock.format(pid=proc.pid))
     finally:
         proc.stdin.close()
         proc.wait(timeout=10)

@@ -4,7 +4,9 @@ A Pi process started with ``GPIOZERO_PIN_FACTORY=troupe_sim`` gets
 :class:`SimFactory` (entry point ``troupe_sim`` in ``gpiozero_pin_factories``):
 gpiozero's ``MockFactory`` whose pins other processes (tests, the demo page)
 can read and drive over ``$TROUPE_SIM_GPIO_SOCKET``. Without that variable it
-behaves exactly like ``MockFactory``. The runtime never imports this module;
+behaves exactly like ``MockFactory``. ``{pid}`` in the path is replaced by the
+process id, so several Pi processes sharing one environment (a test's
+Federation) each get their own socket. The runtime never imports this module;
 gpiozero loads it by entry point only when configured.
 
 Protocol: one JSON object per line each way.
@@ -71,7 +73,7 @@ class SimFactory(MockFactory):
         self._server: socketserver.ThreadingUnixStreamServer | None = None
         path = os.environ.get(SOCKET_ENV)
         if path:
-            self._serve(path)
+            self._serve(path.replace("{pid}", str(os.getpid())))
 
     # -- pins as data ---------------------------------------------------------
 
