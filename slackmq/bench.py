@@ -139,6 +139,39 @@ def run(latency_ms: int, reps: int, old_reps: int, with_old: bool) -> list[dict[
             late_done,
             done_by_other,
         )
+        # retain mode: finished messages stay pinned until swept
+        rmq = SlackMQ(
+            WebClient(token=a_new["bot_token"], base_url=ws.api_url),
+            ws.channel_id,
+            retain=600,
+            fresh=60,
+        )
+        rlate = SlackMQ(
+            WebClient(token=a_late["bot_token"], base_url=ws.api_url),
+            ws.channel_id,
+            retain=600,
+            fresh=60,
+        )
+
+        def r_won(ts: str) -> None:
+            assert rmq.claim(ts).won
+
+        def r_won_done(ts: str) -> None:
+            with rmq.claimed(ts) as c:
+                assert c.won
+
+        def r_done_by_other(ts: str) -> None:
+            with rlate.claimed(ts):
+                pass
+
+        def r_late(ts: str) -> None:
+            assert rmq.claim(ts).status == "lost"  # retained pin: lost, never re-run
+
+        add("0.2 retain", "claim (won)", a_new["name"], reps, r_won)
+        add("0.2 retain", "claim+done+release", a_new["name"], reps, r_won_done)
+        add(
+            "0.2 retain", "claim (late, already done)", a_new["name"], reps, r_late, r_done_by_other
+        )
         if old is not None:
             point_slacker_at(ws.api_url)
             tok, ch = a_old["bot_token"], ws.channel_id

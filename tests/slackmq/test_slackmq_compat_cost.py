@@ -91,3 +91,5 @@ def test_bench_runs_and_reports_calls(capsys):
     assert rows["slackmq 0.2    claim (won)"][-3] == "2.0"
     assert rows["slackmq 0.2    claim+done+release"][-3] == "4.0"
     assert rows["slackmq 0.2    claim (lost)"][-3] == "1.0"
+    assert rows["0.2 retain     claim (won)"][-3] == "1.0"
+    assert rows["0.2 retain     claim+done+release"][-3] == "2.0"
