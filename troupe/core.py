@@ -29,7 +29,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 import troupe
 from slackmq import Markers, SlackMQ
-from troupe.commands import CommandSpec, Match, commands_of, suggest
+from troupe.commands import CommandSpec, Match, best_match, commands_of, suggest
 from troupe.config import Config
 from troupe.guard import Guard, Job
 from troupe.plugin import Context, Plugin, RestartRequested
@@ -345,18 +345,24 @@ class Bot:
                       reactions=message.get("reactions") or [])
         if not cmd.text:
             return
-        if source == "history" and _has_outcome(cmd.reactions):
-            return  # finished while this Pi was away: nothing to do, no call spent
         age = time.time() - float(ts)
+        # Finished while this Pi was away: nothing to do and no call spent (but a broadcast
+        # is finished only for the Pis whose own marker it carries).
+        finished = source == "history" and _has_outcome(cmd.reactions)
         if not self._authorized(author):
-            self._exclusive_answer(cmd, "refused", lambda: self._refuse(cmd))
+            if not finished:
+                self._exclusive_answer(cmd, "refused", lambda: self._refuse(cmd))
             return
         found = self._match(cmd.text)
+        if found is None and finished:
+            return
         if found is None:
             if age <= self.config.max_command_age:
                 self._exclusive_answer(cmd, "unknown", lambda: self._unknown(cmd))
             return
         plugin, spec, match = found
+        if finished and spec.mode != "broadcast":
+            return
         if age > self.config.max_command_age and not self._holding(cmd):
             if spec.mode == "exclusive":
                 self._exclusive_answer(cmd, "expired", lambda: self._expired(cmd, age))
@@ -423,12 +429,11 @@ class Bot:
     def _match(self, text: str) -> tuple[Plugin, CommandSpec, Match] | None:
         """The most specific command matching `text` (after expanding a configured alias)."""
         text = self.config.aliases.get(" ".join(text.lower().rstrip(".!").split()), text)
-        best = None
-        for plugin, spec in self.commands:
-            match = spec.match(text)
-            if match and (best is None or spec.specificity > best[1].specificity):
-                best = (plugin, spec, match)
-        return best
+        match = best_match(text, [spec for _, spec in self.commands])
+        if match is None:
+            return None
+        plugin = next(p for p, spec in self.commands if spec is match.spec)
+        return plugin, match.spec, match
 
     # ---- running ------------------------------------------------------------
     def _dispatch(self, cmd: Command, plugin: Plugin, spec: CommandSpec, match: Match) -> None:

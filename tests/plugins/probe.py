@@ -25,6 +25,11 @@ class Probe(Plugin):
         self._record(f"count {n}")
         ctx.reply(f"counted {n}")
 
+    @command("ping {n:int}", mode="broadcast")
+    def ping(self, ctx, n: int) -> None:
+        """Every Pi records command n."""
+        self._record(f"ping {n}")
+
     @command("boom")
     def boom(self, ctx) -> None:
         """Fail on purpose."""
