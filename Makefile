@@ -21,6 +21,17 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/troupe demo
 
+# Long randomized fault runs: 1,000 commands each, at three seeds (replay one with SEEDS=n).
+SEEDS ?= 1 2 3
+chaos: $(STAMP)
+	mkdir -p artifacts
+	for seed in $(SEEDS); do \
+	  $(PY) tests/chaos.py --seed $$seed --commands 1000 --json artifacts/chaos-$$seed.json || exit 1; \
+	done
+
+bench: $(STAMP)
+	$(PY) -m slackmq.bench
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
