@@ -9,11 +9,15 @@ reached only when a command needs it.
 from __future__ import annotations
 
 import http.client
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 import phue
+
+# phue logs the username (the bridge's key to the house) at INFO when it connects.
+logging.getLogger("phue").setLevel(logging.WARNING)
 
 
 class LightError(Exception):

@@ -220,4 +220,4 @@ class Lights(Plugin):
 
     def _report_wait(self) -> float:
         troupe = self.config.get("troupe", {})
-        return float(troupe.get("no_taker_wait", 3)) + 2.0
+        return float(troupe.get("no_taker_wait", 3)) + 1.0

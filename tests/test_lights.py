@@ -8,11 +8,15 @@ Pi's pins can be read from here.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gpiozero import Device
@@ -24,8 +28,9 @@ from troupe.commands import best_match, commands_of
 from troupe.config import ConfigError
 from troupe.hue_pair import set_username
 from troupe.plugin import Context
+from troupe.sim.gpio import SOCKET_ENV, GpioClient
 from troupe.sim.hue import HueBridge
-from troupe.testing import dump_toml
+from troupe.testing import Federation, dump_toml, wait_for
 
 LIGHTS = {"dining": {"hue": "Dining"}, "Downstairs": {"hue": "downstairs"},
           "plug": {"hue": "Porch"}, "porch": {"gpio": 17, "host": "pi-2"},
@@ -248,3 +253,93 @@ def test_username_line_is_replaced_or_added_inside_the_hue_table():
         "[hue]\nbridge = 'b'\nusername = \"u1\"\n\n[lights.x]\nhue = 'X'\nusername = 'not this'\n")
     assert set_username("[hue]\n  username='a' # x\n", "u2") == "[hue]\n  username = \"u2\"\n"
     assert set_username("[hue]\nbridge='b'", "u3") == "[hue]\nbridge='b'\nusername = \"u3\"\n"
+
+
+# ---- several Pis ----------------------------------------------------------------------------
+
+HOUSE = {"dining": {"hue": "Dining"}, "porch": {"gpio": 17, "host": "pi-2"},
+         "shed": {"gpio": 17, "host": "pi-3", "active_high": False}}
+
+
+class Household:
+    """Three Pis on the troupe_sim pin factory, one pin socket each, and a Hue bridge."""
+
+    def __init__(self, tmp_path: Path, hue: HueBridge) -> None:
+        self.sockets = tempfile.mkdtemp(prefix="tg", dir="/tmp")  # short: a socket path is <108
+        self.fed = Federation(
+            tmp_path / "fed", 3, plugins=["lights"],
+            config={"hue": {"bridge": hue.address, "username": hue.username}, "lights": HOUSE},
+            env={"GPIOZERO_PIN_FACTORY": "troupe_sim", SOCKET_ENV: self.sockets + "/{pid}.sock"})
+
+    def pins(self, name: str) -> GpioClient:
+        return GpioClient(f"{self.sockets}/{self.fed.procs[name].pid}.sock")
+
+    def ask(self, text: str) -> dict[str, Any]:
+        ts = self.fed.say(text)
+        answer = self.fed.wait_for_answer(ts)
+        answer["by"] = self.fed.host_of(answer)
+        return answer
+
+    def __enter__(self) -> Household:
+        self.fed.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.fed.stop()
+        shutil.rmtree(self.sockets, ignore_errors=True)
+
+
+@pytest.mark.multihost
+def test_three_pis_toggle_once_switch_the_right_pin_and_list_every_light(tmp_path, hue):
+    with Household(tmp_path, hue) as house:
+        fed = house.fed
+        ts = fed.say("toggle dining light")
+        assert fed.wait_for_answer(ts)["text"] == "The dining light is on."
+        wait_for(lambda: not fed.ws.pins(), 10, "the claim to be released")
+        assert [(c["attr"], c["new"]) for c in hue.changes()] == [("on", True)]
+        assert len(fed.answers_to(ts)) == 1
+
+        pi2, pi3 = house.pins("pi-2"), house.pins("pi-3")
+        assert pi2.pin(17) == 0 and pi3.pin(17) == 1  # both off; the shed's relay is active low
+        answer = house.ask("switch Porch light on")
+        assert (answer["by"], answer["text"]) == ("pi-2", "The porch light is on.")
+        pi2.wait_for(17, 1, timeout=5)
+        assert pi3.state() == {17: {"state": 1, "function": "output"}}  # the shed stays off
+        assert not os.path.exists(f"{house.sockets}/{fed.procs['pi-1'].pid}.sock")  # no pins
+
+        ts = fed.say("lights")
+        answer = fed.wait_for_answer(ts)
+        assert answer["text"].splitlines() == [
+            "Lights:", "- dining: on at 100% (Hue)", "- porch: on (GPIO 17 on pi-2)",
+            "- shed: off (GPIO 17 on pi-3)"]
+        assert [m["ts"] for m in fed.answers_to(ts)] == [answer["ts"]]
+        assert answer.get("thread_ts") is None  # the one answer is in the channel
+
+        assert house.ask("switch attic on")["text"] == (
+            "I don't know a light called 'attic'. The lights are: dining, porch, shed.")
+        assert hue.username not in fed.logs()  # the bridge's key stays out of the logs
+
+
+@pytest.mark.multihost
+def test_offline_pis_are_named_and_the_switch_back_survives_its_pi(tmp_path, hue):
+    with Household(tmp_path, hue) as house:
+        fed = house.fed
+        fed.kill("pi-3")
+        assert house.ask("switch shed on")["text"] == (
+            "Nobody ran `switch shed on`: the shed light is wired to pi-3, which did not answer.")
+        lines = house.ask("lights")["text"].splitlines()
+        assert lines[1:] == ["- dining: off (Hue)", "- porch: off (GPIO 17 on pi-2)",
+                             "- shed: unknown: pi-3 did not answer"]
+
+        answer = house.ask("switch dining on for 2 seconds")
+        assert answer["text"].startswith("The dining light is on for 2 seconds: it switches off")
+        assert hue.light("Dining")["on"]
+        fed.kill(answer["by"])  # the Pi that switched it on is gone before the switch back
+        back = wait_for(lambda: [m for m in fed.ws.messages() if m["text"] == "switch dining off"],
+                        10, "Slack to post the scheduled switch back")[0]
+        if "metadata" not in back:
+            pytest.xfail("the Slack emulator's chat.scheduleMessage drops metadata, so no Pi "
+                         "takes the scheduled command for one (real Slack keeps it)")
+        wait_for(lambda: not hue.light("Dining")["on"], 10, "the switch back to run")
+        [done] = fed.answers_to(back["ts"])
+        assert done["text"] == "The dining light is off." and fed.host_of(done) != answer["by"]
