@@ -580,6 +580,25 @@ class Sequence:
         claim._on_release.append(self._released)
         return claim
 
+    def resume(self) -> Claim:
+        """After a restart: if this worker's own pin holds the turn, return it as won
+        (``taken_over`` True) so the caller can finish it, e.g. an update that restarted
+        the process mid-turn marks ``done()``. Otherwise the same as ``turn()``.
+        """
+        mq = self.mq
+        h = mq.holder(self.ts)
+        if h is None or h.user_id != mq.user_id:
+            return self.turn()
+        reactions, _ = mq._reactions(self.ts)
+        outcome = mq.markers.outcome_of(reactions, user=h.user_id)
+        if outcome is not None:  # finished, died before unpinning
+            mq._unpin(self.ts)
+            self._ran = outcome
+            return Claim(mq, self.ts, "done", outcome=outcome)
+        claim = Claim(mq, self.ts, "won", holder=h, taken_over=True, user=mq.user_id)
+        claim._on_release.append(self._released)
+        return claim
+
     def _released(self, claim: Claim) -> None:
         if claim.outcome is not None:
             self._ran = claim.outcome

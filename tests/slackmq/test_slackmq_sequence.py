@@ -84,3 +84,17 @@ def test_a_dead_workers_turn_is_freed_and_reported(ws16):
         c = s.wait_turn(timeout=5, poll=0.01)
         assert c.won
         c.done()
+
+
+def test_a_worker_restarted_mid_turn_resumes_and_finishes_it(ws16):
+    ts = ws16.post("update all")
+    before = make_mq(ws16, 0).sequence(ts)
+    assert before.turn().won  # ... the update restarts this process mid-turn
+    other = make_mq(ws16, 1).sequence(ts)
+    assert other.turn().status == "lost"
+    after = make_mq(ws16, 0).sequence(ts)  # the new process
+    claim = after.resume()
+    assert claim.won and claim.taken_over
+    claim.done()
+    assert after.turn().status == "done"
+    assert other.resume().won  # not its pin: resume() is turn()
