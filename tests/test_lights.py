@@ -337,9 +337,7 @@ def test_offline_pis_are_named_and_the_switch_back_survives_its_pi(tmp_path, hue
         fed.kill(answer["by"])  # the Pi that switched it on is gone before the switch back
         back = wait_for(lambda: [m for m in fed.ws.messages() if m["text"] == "switch dining off"],
                         10, "Slack to post the scheduled switch back")[0]
-        if "metadata" not in back:
-            pytest.xfail("the Slack emulator's chat.scheduleMessage drops metadata, so no Pi "
-                         "takes the scheduled command for one (real Slack keeps it)")
+        assert back["metadata"]["event_type"] == "troupe_command"
         wait_for(lambda: not hue.light("Dining")["on"], 10, "the switch back to run")
         [done] = fed.answers_to(back["ts"])
         assert done["text"] == "The dining light is off." and fed.host_of(done) != answer["by"]

@@ -104,6 +104,7 @@ class Scheduled:
     thread_ts: str | None
     date_created: int
     handle: Any = None
+    metadata: dict[str, Any] | None = None
 
 
 class Workspace:
@@ -415,14 +416,22 @@ class Workspace:
         return msg.get("user") == who.user.id or who.user.id == self.person.id
 
     def schedule(
-        self, chan: Channel, who: Principal, text: str, post_at: int, thread_ts: str | None
+        self,
+        chan: Channel,
+        who: Principal,
+        text: str,
+        post_at: int,
+        thread_ts: str | None,
+        metadata: dict[str, Any] | None = None,
     ) -> Scheduled:
         now = time.time()
         if post_at < now - 1:
             raise SlackError("time_in_past")
         if post_at > now + 120 * 86400:
             raise SlackError("time_too_far")
-        item = Scheduled(self.ids.new("Q"), chan.id, post_at, text, who, thread_ts, int(now))
+        item = Scheduled(
+            self.ids.new("Q"), chan.id, post_at, text, who, thread_ts, int(now), metadata=metadata
+        )
         self.scheduled[item.id] = item
         item.handle = self.schedule_at(post_at, lambda: self._post_scheduled(item.id))
         return item
@@ -433,7 +442,7 @@ class Workspace:
             return
         chan = self.channels[item.channel]
         try:
-            self.post_message(chan, item.author, item.text, item.thread_ts)
+            self.post_message(chan, item.author, item.text, item.thread_ts, item.metadata)
         except SlackError:
             pass  # e.g. its thread was deleted meanwhile: Slack drops it too
 

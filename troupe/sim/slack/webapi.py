@@ -160,16 +160,22 @@ def apps_connections_open(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
 # -- chat ------------------------------------------------------------------
 
 
-@method("chat.postMessage")
-def chat_post_message(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
-    chan = _channel(ctx, args, by_name=True)
-    _member(ctx, chan)
-    text = _text(args)
+def _metadata(args: dict[str, Any]) -> dict[str, Any] | None:
+    """Message metadata (chat.postMessage and chat.scheduleMessage both carry it)."""
     metadata = _json_arg(args, "metadata")
     if metadata is not None and not (
         isinstance(metadata, dict) and isinstance(metadata.get("event_type"), str)
     ):
         raise SlackError("invalid_metadata_format")
+    return metadata
+
+
+@method("chat.postMessage")
+def chat_post_message(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
+    chan = _channel(ctx, args, by_name=True)
+    _member(ctx, chan)
+    text = _text(args)
+    metadata = _metadata(args)
     blocks = _json_arg(args, "blocks")
     msg = ctx.ws.post_message(chan, ctx.who, text, _str(args, "thread_ts"), metadata, blocks)
     return {"channel": chan.id, "ts": msg["ts"], "message": ctx.ws.render(chan, msg)}
@@ -211,7 +217,9 @@ def chat_schedule_message(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     if post_at <= 0:
         raise SlackError("invalid_time")
     text = _text(args)
-    item = ctx.ws.schedule(chan, ctx.who, text, post_at, _str(args, "thread_ts"))
+    item = ctx.ws.schedule(
+        chan, ctx.who, text, post_at, _str(args, "thread_ts"), _metadata(args)
+    )
     assert ctx.who.user is not None
     message: dict[str, Any] = {
         "type": "message",
