@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from slackmq import SlackMQ, SlackMQError
 from troupe.plugin import RestartRequested
@@ -44,11 +44,10 @@ class Job:
 @dataclass
 class _Watch:
     job: Job
-    kind: str  # "takeover" | "turn" | "no_taker"
+    kind: str  # "takeover" | "turn" | "no_taker" | "retry"
     due: float
     cancelled: bool = False
     freed: bool = False  # the pin was removed (the holder finished) before the watch fired
-    on_due: Callable[[], None] | None = field(default=None, repr=False)
 
 
 class Guard:
