@@ -21,12 +21,21 @@ def _number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
+def answer_wait(config: dict[str, Any]) -> float:
+    """Seconds `sensors` waits for other Pis: `[sensors] answer_wait`, else 5 (< half the lease)."""
+    table = config.get("sensors") if isinstance(config.get("sensors"), dict) else {}
+    lease = (config.get("troupe") or {}).get("lease", 30)
+    default = min(5.0, lease / 2) if _number(lease) and lease > 0 else 5.0
+    wait = table.get("answer_wait")
+    return float(wait) if _number(wait) and wait > 0 else default
+
+
 def check_sensors(config: dict[str, Any]) -> list[Problem]:
     table = config.get("sensors", {})
     if not isinstance(table, dict):
         return [Problem("sensors", table, "tables such as [sensors.hallway]")]
     top = Checker({k: v for k, v in table.items() if k in SETTINGS}, "sensors")
-    wait = top.get("answer_wait", (int, float), "seconds, a positive number", default=5,
+    wait = top.get("answer_wait", (int, float), "seconds, a positive number", default=None,
                    valid=lambda v: v > 0)
     lease = (config.get("troupe") or {}).get("lease", 30)
     if _number(lease) and _number(wait) and wait >= lease:

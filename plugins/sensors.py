@@ -4,6 +4,7 @@ Configuration (one table per sensor)::
 
     [sensors]
     answer_wait = 5              # optional: seconds `sensors` waits for the other Pis
+                                 # (default 5, or half of [troupe] lease if that is shorter)
 
     [sensors.hallway]
     type = "motion"              # motion | door | light | temperature
@@ -56,7 +57,7 @@ from troupe.config import Problem
 from troupe.plugin import Context, Plugin
 from troupe.text import escape
 
-from ._sensors_check import SETTINGS, check_sensors
+from ._sensors_check import SETTINGS, answer_wait, check_sensors
 from ._sensors_devices import Sensor, SensorSpec, Temperature, make_sensor
 
 READINGS_EVENT = "troupe_sensor_readings"
@@ -76,7 +77,7 @@ class Sensors(Plugin):
         super().__init__(host, settings, config)
         self.specs = [SensorSpec.from_config(name, body) for name, body in settings.items()
                       if name not in SETTINGS and isinstance(body, dict)]
-        self.answer_wait = float(settings.get("answer_wait", 5))
+        self.answer_wait = answer_wait(self.config)
         self.sensors: list[Sensor] = []
         self._quiet_until: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -99,7 +100,10 @@ class Sensors(Plugin):
                 self.host.scheduler.add_job(self._poll, "interval", seconds=spec.interval,
                                             args=[sensor], next_run_time=datetime.now(),
                                             id=f"sensor-{spec.name}", replace_existing=True)
-            self.log.info("%s sensor %s: %s ready", self.host.name, spec.name, spec.type)
+            # The first reading waits for gpiozero's first sample: from then on a change is an
+            # event (gpiozero takes the first sample as the initial state, not as an edge).
+            self.log.info("%s sensor %s: %s ready (%s)", self.host.name, spec.name, spec.type,
+                          sensor.reading())
 
     def stop(self) -> None:
         self._poster.shutdown(wait=True)

@@ -1,0 +1,207 @@
+"""Sensors: events posted once per cool-down by their own Pi; one gathered `sensors` answer."""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+import pytest
+from gpiozero import Device
+from gpiozero.pins.mock import MockChargingPin, MockFactory
+from troupe_plugins._sensors_devices import SensorSpec, Temperature, make_sensor, read_w1
+
+from troupe.check import check_config
+from troupe.config import ConfigError
+from troupe.testing import Federation, dump_toml, wait_for
+
+PLUGINS = Path(__file__).parent / "plugins"
+W1_SLAVE = "72 01 4b 46 7f ff 0e 10 57 : crc=57 {ok}\n72 01 4b 46 7f ff 0e 10 57 t=23125\n"
+
+
+# ---- in-process: readings and thresholds -------------------------------------------------
+@pytest.fixture
+def mock_pins():
+    Device.pin_factory = MockFactory()
+    yield Device.pin_factory
+    Device.pin_factory.reset()
+
+
+def test_ds18b20_files_and_a_failed_crc(tmp_path):
+    slave, plain = tmp_path / "w1_slave", tmp_path / "temperature"
+    slave.write_text(W1_SLAVE.format(ok="YES"))
+    plain.write_text("-1500\n")
+    assert read_w1(slave) == 23.125 and read_w1(plain) == -1.5
+    slave.write_text(W1_SLAVE.format(ok="NO"))
+    sensor = Temperature(SensorSpec("cellar", "temperature", "pi-1", device="28-0000071a2b3c",
+                                    file=str(slave)), lambda s, e: None)
+    assert sensor.reading().startswith("unreadable (ValueError: ")
+
+
+def test_temperature_posts_when_crossing_a_threshold_not_on_first_read(tmp_path, mock_pins):
+    temp = tmp_path / "temp"
+    temp.write_text("40000\n")
+    events = []
+    sensor = make_sensor(SensorSpec("attic", "temperature", "pi-1", file=str(temp), above=45,
+                                    below=5), lambda s, e: events.append(e))
+    try:
+        sensor.poll()
+        assert sensor.reading() == "40.0 °C" and events == []
+        for milli in (46000, 47000, 30000, 4000, 46000):
+            temp.write_text(f"{milli}\n")
+            sensor.poll()
+        assert events == ["above", "below", "above"]
+        assert sensor.spec.text("above", sensor.reading()).startswith(
+            ":thermometer: The attic is at 46.0 °C (last above ")
+    finally:
+        sensor.close()
+
+
+def test_light_sensor_reading(mock_pins):
+    Device.pin_factory = MockFactory(pin_class=MockChargingPin)
+    sensor = make_sensor(SensorSpec("porch", "light", "pi-1", gpio=18), lambda s, e: None)
+    try:
+        Device.pin_factory.pin(18).charge_time = 0.5  # slow to charge: dark
+        wait_for(lambda: sensor.reading().startswith("dark"), 5, "a dark reading")
+        Device.pin_factory.pin(18).charge_time = 0.0001
+        wait_for(lambda: sensor.reading().startswith("light"), 5, "a light reading")
+    finally:
+        sensor.close()
+
+
+# ---- troupe check ---------------------------------------------------------------------------
+def test_check_reports_each_sensor_mistake_by_key(tmp_path):
+    raw = {
+        "slack": {"bot_token": "xoxb-1", "app_token": "xapp-1", "channel": "home"},
+        "plugins": {"enabled": ["sensors", "probe"], "paths": [str(PLUGINS)]},
+        "probe": {"log": str(tmp_path / "runs.log")},
+        "troupe": {"lease": 10},
+        "sensors": {
+            "answer_wait": 12,
+            "ok": {"type": "motion", "gpio": 4, "host": "pi-1", "run": "count 1"},
+            "kind": {"type": "smoke", "gpio": 5, "host": "pi-1"},
+            "nopin": {"type": "door", "host": "pi-1"},
+            "badpin": {"type": "door", "gpio": 40, "host": "pi-1"},
+            "twice": {"type": "light", "gpio": 4, "host": "pi-1"},
+            "nohost": {"type": "motion", "gpio": 6},
+            "cool": {"type": "motion", "gpio": 7, "host": "pi-1", "cooldown": -1},
+            "runs": {"type": "motion", "gpio": 8, "host": "pi-1", "run": "cont 1"},
+            "when": {"type": "door", "gpio": 9, "host": "pi-1", "when": "motion"},
+            "probe": {"type": "temperature", "host": "pi-2", "device": "29x", "gpio": 4},
+            "extra": {"type": "motion", "gpio": 10, "host": "pi-1", "colldown": 5},
+            "flat": 3,
+        },
+    }
+    path = tmp_path / "troupe.toml"
+    path.write_text(dump_toml(raw))
+    with pytest.raises(ConfigError) as e:
+        check_config(path, env={})
+    found = {p.key: str(p) for p in e.value.problems}
+    assert "fewer seconds than [troupe] lease" in found.pop("sensors.answer_wait")
+    assert "one of motion, door, light, temperature" in found.pop("sensors.kind.type")
+    assert "missing" in found.pop("sensors.nopin.gpio")
+    assert "BCM pin number 0-27" in found.pop("sensors.badpin.gpio")
+    assert "already used on pi-1 by sensors.ok" in found.pop("sensors.twice.gpio")
+    assert "missing" in found.pop("sensors.nohost.host")
+    assert ">= 0" in found.pop("sensors.cool.cooldown")
+    assert "did you mean `count <n>`" in found.pop("sensors.runs.run")
+    assert "open, closed, any" in found.pop("sensors.when.when")
+    assert "DS18B20" in found.pop("sensors.probe.device")
+    assert "no gpio for a temperature sensor" in found.pop("sensors.probe.gpio")
+    assert "unknown key" in found.pop("sensors.extra.colldown")
+    assert "a table" in found.pop("sensors.flat")
+    assert found == {}  # nothing else, and sensors.ok is fine
+
+
+# ---- several Pis, pins driven over troupe.sim.gpio ---------------------------------------
+class GpioFederation(Federation):
+    """Each Pi gets its own troupe_sim pin socket (Federation's env= is the same for all)."""
+
+    def start_host(self, name: str, wait: bool = True) -> None:
+        self.env = {"GPIOZERO_PIN_FACTORY": "troupe_sim",
+                    "TROUPE_SIM_GPIO_SOCKET": str(self.workdir / f"{name}.gpio")}
+        super().start_host(name, wait)
+
+    def gpio(self, name: str):
+        from troupe.sim.gpio import GpioClient
+
+        return GpioClient(self.workdir / f"{name}.gpio")
+
+
+@pytest.fixture(scope="module")
+def house(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sensors")
+    (tmp / "cpu_temp").write_text("41234\n")
+    sensors = {
+        "answer_wait": 3,
+        "hallway": {"type": "motion", "gpio": 4, "host": "pi-1", "run": "count 1"},
+        "front": {"type": "door", "gpio": 17, "host": "pi-2", "cooldown": 0},
+        "attic": {"type": "temperature", "host": "pi-2", "file": str(tmp / "cpu_temp")},
+        "shed": {"type": "temperature", "host": "pi-9", "device": "28-0000071a2b3c"},
+    }
+    fed = GpioFederation(tmp / "fed", 3, plugins=["sensors", "probe"], plugin_paths=[PLUGINS],
+                         config={"sensors": sensors, "probe": {"log": str(tmp / "runs.log")}})
+    with fed:
+        fed.runs_log = tmp / "runs.log"
+        yield fed
+
+
+def posts(fed: Federation, text: str) -> list[dict]:
+    return [m for m in fed.bot_messages() if text in m["text"]]
+
+
+def log_count(fed: Federation, host: str, text: str) -> int:
+    return fed.log(host).count(text)
+
+
+@pytest.mark.multihost
+def test_motion_posts_once_per_cooldown_from_its_own_pi(house):
+    pi1 = house.gpio("pi-1")
+    pi1.drive(4, 1)
+    post = wait_for(lambda: posts(house, "Motion in the hallway"), 20, "the motion post")[0]
+    assert post["text"] == ":footprints: Motion in the hallway"
+    assert post.get("thread_ts") in (None, post["ts"])  # in the channel
+    assert house.host_of(post) == "pi-1"
+    # `run` is posted in the event's thread and the federation runs it once.
+    wait_for(lambda: [m for m in house.bot_messages(thread_ts=post["ts"])
+                      if m["text"] == "counted 1"], 20, "the run command's answer")
+    for n in range(1, 4):  # flapping: every edge seen by the sensor, none posted
+        pi1.drive(4, 0)
+        wait_for(lambda n=n: log_count(house, "pi-1", "hallway: no motion") == n, 10, "no motion")
+        pi1.drive(4, 1)
+        wait_for(lambda n=n: log_count(house, "pi-1", "hallway: motion,") == n + 1, 10, "motion")
+    wait_for(lambda: not house.ws.pins(), 10, "every claim released")
+    assert len(posts(house, "Motion in the hallway")) == 1
+    assert log_count(house, "pi-1", "hallway: motion, quiet (cool-down") == 3
+    assert collections.Counter(house.runs_log.read_text().split()[1::3]) == {"1": 1}
+    assert all("sensor hallway" not in house.log(h) for h in ("pi-2", "pi-3"))
+
+
+@pytest.mark.multihost
+def test_door_opening_posts_from_the_door_pi(house):
+    pi2 = house.gpio("pi-2")
+    pi2.drive(17, 0)  # closed: logged, not posted (the default `when` is "open")
+    wait_for(lambda: log_count(house, "pi-2", "sensor front: closed") == 1, 10, "closed")
+    pi2.drive(17, 1)
+    post = wait_for(lambda: posts(house, "The front is open"), 20, "the door post")
+    assert [house.host_of(m) for m in post] == ["pi-2"]
+
+
+@pytest.mark.multihost
+def test_sensors_answers_once_with_readings_from_every_pi(house):
+    house.gpio("pi-2").drive(17, 0)  # door closed, whatever the test order
+    ts = house.say("sensors")
+    answer = wait_for(lambda: [m for m in house.answers_to(ts) if "pi-9: no answer"
+                               in m["text"]], 20, "the final answer")[0]
+    lines = answer["text"].splitlines()
+    assert lines[0] == "Sensors:"
+    assert lines[1].startswith("pi-1: hallway (motion): ")
+    assert "pi-2: front (door): closed" in lines[2]
+    assert lines[3] == "pi-2: attic (temperature): 41.2 °C"
+    assert lines[4] == "pi-9: no answer" and len(lines) == 5
+    wait_for(lambda: not house.ws.pins(), 10, "every claim released")
+    assert len(house.answers_to(ts)) == 1
+    # The readings came from the sensor Pis themselves, in the answer's thread.
+    replies = [m for m in house.bot_messages(thread_ts=answer["ts"])
+               if m["text"].startswith("Readings from")]
+    winner = house.host_of(answer)
+    assert sorted(house.host_of(m) for m in replies) == sorted({"pi-1", "pi-2"} - {winner})
