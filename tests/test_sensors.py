@@ -143,6 +143,7 @@ def house(tmp_path_factory):
     with fed:
         fed.runs_log = tmp / "runs.log"
         yield fed
+        print(fed.logs())  # shown by pytest only when a test failed
 
 
 def posts(fed: Federation, text: str) -> list[dict]:
