@@ -459,6 +459,7 @@ class CommandSpec:
     aliases: list[str] = field(default_factory=list)
     runs_on: Callable[[Any, dict[str, Any]], bool] | str | None = None
     idempotent: bool = False
+    lease: float | None = None
     summary: str = ""
     doc: str = ""
     owner: Any = None
@@ -561,8 +562,12 @@ def command(
     runs_on: Callable[[Any, dict[str, Any]], bool] | str | None = None,
     idempotent: bool = False,
     name: str | None = None,
+    lease: float | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a plugin method as a command. Errors in the pattern raise :class:`PatternError`.
+
+    ``lease``: seconds before a silent holder's claim may be taken over, for commands
+    that legitimately run longer than the configured ``[troupe] lease`` (an update).
 
     The method gets a list of :class:`CommandSpec` in its ``__troupe_command__`` attribute
     (a method may carry several ``@command`` decorators; they are kept top to bottom).
@@ -579,6 +584,8 @@ def command(
             f"{where}: runs_on must be None, a callable (plugin, args) -> bool or a method name, "
             f"not {runs_on!r}"
         )
+    if lease is not None and not (isinstance(lease, int | float) and lease > 0):
+        raise PatternError(f"{where}: lease must be a positive number of seconds, not {lease!r}")
     patterns = [Pattern(pattern)] + [Pattern(a) for a in aliases]
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -595,6 +602,7 @@ def command(
             aliases=list(aliases),
             runs_on=runs_on,
             idempotent=idempotent,
+            lease=lease,
             summary=doc.splitlines()[0].strip() if doc else "",
             doc=doc,
         )

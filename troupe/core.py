@@ -442,7 +442,8 @@ class Bot:
 
         job = Job(ts=cmd.ts, label=cmd.text, run=run, idempotent=spec.idempotent,
                   report_interrupted=lambda holder: self._report_interrupted(cmd, holder),
-                  expires_at=float(cmd.ts) + self.config.max_command_age, source=cmd.source)
+                  expires_at=float(cmd.ts) + self.config.max_command_age, source=cmd.source,
+                  lease=spec.lease)
         assert self.guard is not None
         if spec.mode == "broadcast":
             if cmd.source == "history" and _has_outcome(cmd.reactions, self.user_id):

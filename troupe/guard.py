@@ -39,6 +39,7 @@ class Job:
     report_interrupted: Callable[[str | None], None] = lambda holder: None
     expires_at: float = float("inf")
     source: str = "live"  # "history": found on catch-up; this Pi may have held it before a restart
+    lease: float | None = None  # this command's own lease, if longer than the default
 
 
 @dataclass
@@ -60,15 +61,26 @@ class Guard:
         self._wake = threading.Event()
         self._stopping = False
         self._in_flight: dict[str, Job] = {}
+        self._by_lease: dict[float, SlackMQ] = {}
         self._thread = threading.Thread(target=self._watch_loop, name="guard-watch", daemon=True)
         self._thread.start()
+
+    def _mq(self, job: Job) -> SlackMQ:
+        """The lock with this job's lease (every Pi uses the same lease for the same command)."""
+        if not job.lease or job.lease == self.lease:
+            return self.mq
+        with self._lock:
+            if job.lease not in self._by_lease:
+                self._by_lease[job.lease] = SlackMQ(client=self.mq.client, channel=self.mq.channel,
+                                                    lease=job.lease, markers=self.mq.markers)
+            return self._by_lease[job.lease]
 
     # ---- the three modes -------------------------------------------------
     def exclusive(self, job: Job) -> str:
         """Claim and run; returns what happened: won / lost / done / error."""
         started = time.monotonic()
         try:
-            claim = self.mq.claim(job.ts)
+            claim = self._mq(job).claim(job.ts)
         except SlackMQError as e:
             log.error("%s %s %r could not claim: %s; retrying in %.0fs",
                       self.host, job.ts, job.label, e, RETRY_TRANSIENT_EVERY)
@@ -91,7 +103,7 @@ class Guard:
     def sequential(self, job: Job) -> str:
         """Take this Pi's turn now if free; otherwise wait for the pin to be released."""
         try:
-            claim = self.mq.sequence(job.ts).turn()
+            claim = self._mq(job).sequence(job.ts).turn()
         except SlackMQError as e:
             log.error("%s %s %r could not take a turn: %s", self.host, job.ts, job.label, e)
             self._arm(job, "turn", time.time() + RETRY_TRANSIENT_EVERY)
@@ -113,12 +125,12 @@ class Guard:
 
     def _lost_due(self, job: Job) -> float:
         if job.source == "history":
-            holder = self.mq.holder(job.ts)
+            holder = self._mq(job).holder(job.ts)
             if holder is not None and holder.user_id == self.mq.user_id:
                 log.info("%s %s %r: this Pi held it before restarting", self.host, job.ts,
                          job.label)
                 return 0.0
-        return time.time() + self.lease
+        return time.time() + (job.lease or self.lease)
 
     # ---- events from the transport --------------------------------------
     def pin_added(self, ts: str) -> None:
@@ -209,7 +221,7 @@ class Guard:
 
     def _free_stale_turn(self, job: Job) -> None:
         try:
-            holder = self.mq.sequence(job.ts).take_over()
+            holder = self._mq(job).sequence(job.ts).take_over()
         except SlackMQError as e:
             log.error("%s %s %r could not free a stale turn: %s", self.host, job.ts, job.label, e)
             return
@@ -221,7 +233,7 @@ class Guard:
 
     def _take_over(self, job: Job) -> None:
         try:
-            claim = self.mq.take_over(job.ts, idempotent=job.idempotent)
+            claim = self._mq(job).take_over(job.ts, idempotent=job.idempotent)
         except SlackMQError as e:
             log.error("%s %s %r takeover failed: %s", self.host, job.ts, job.label, e)
             self._arm(job, "takeover", time.time() + RETRY_TRANSIENT_EVERY)
@@ -229,8 +241,8 @@ class Guard:
         if claim.status == "lost":
             holder = claim.holder
             if holder is not None:  # still held (alive, or another taker won): watch again
-                since = getattr(holder, "since", None) or time.time()
-                self._arm(job, "takeover", max(since + self.lease, time.time() + 1.0))
+                due = holder.since + (job.lease or self.lease)
+                self._arm(job, "takeover", max(due, time.time() + 1.0))
             return
         if claim.status == "done":
             return
