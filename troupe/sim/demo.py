@@ -1,0 +1,437 @@
+"""`troupe demo`: a whole emulated household in the browser.
+
+An emulated Slack workspace, an emulated Hue bridge, N real `troupe run`
+processes (pi-1 ... pi-N) with mock GPIO pins, and a page on
+http://127.0.0.1:PORT that shows the channel, the house and the Pis, live.
+Ctrl-C (or SIGTERM) stops every part of it.
+
+    troupe demo [--port 8080] [--hosts 3] [--workdir DIR] [--rate-limits off|real]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from aiohttp import web
+
+import troupe
+from troupe.sim.demo_chat import Chat
+from troupe.sim.demo_gpio import GpioWatch
+from troupe.sim.demo_hosts import Pi
+from troupe.sim.demo_house import HUE_GROUPS, HUE_LIGHTS, House, sim_gpio_available
+from troupe.sim.demo_setup import checked_plugin_config, feed_tap, house_view
+from troupe.sim.demo_source import LocalSource, make_local_source
+from troupe.sim.demo_web import HOSTS_KEY, DemoError, Page, build_app
+from troupe.text import escape
+
+_ROLL_CALL = re.compile(r"(pi-\d+) here: version (\S+?),")
+READY_TIMEOUT_S = 60.0
+MOTION_PULSE_S = 3.0
+
+
+class Demo:
+    """Every part of the demo, run on one asyncio loop (the emulators have their own threads)."""
+
+    def __init__(self, hosts: int = 3, port: int = 8080, workdir: Path | None = None,
+                 rate_limits: str = "off", out: TextIO = sys.stdout) -> None:
+        self.hosts, self.port, self.rate_limits, self.out = hosts, port, rate_limits, out
+        self.keep_workdir = workdir is not None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="troupe-demo-")).resolve()
+        self.house = House.detect(hosts, self.workdir)
+        self.page = Page(self.snapshot)
+        self.pis: dict[str, Pi] = {}
+        self.gpio: dict[str, GpioWatch] = {}
+        self.apps: dict[str, dict[str, Any]] = {}
+        self.hue_states: dict[str, dict[str, Any]] = {}
+        self.notes: list[str] = []
+        self.source: LocalSource | None = None
+        self.trap_armed = False
+        self.url = ""
+        self.started = time.monotonic()
+        self.ready_s: float | None = None
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._closing = False
+        self._pulses: dict[str, asyncio.TimerHandle] = {}
+        self.ws: Any = None
+        self.hue: Any = None
+        self.chat: Chat | None = None
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Emulators, then the page (its address is known from here on), then the Pis."""
+        from troupe.sim.hue import HueBridge
+        from troupe.sim.slack import SlackWorkspace
+
+        self.loop = asyncio.get_running_loop()
+        self.ws = SlackWorkspace(apps=self.hosts, channel="home", rate_limits=self.rate_limits)
+        await asyncio.to_thread(self.ws.start)
+        self.hue = HueBridge(lights=HUE_LIGHTS, plugs=[], groups=HUE_GROUPS).start()
+        self.chat = Chat(self.ws.user, self.ws.apps)
+        self.apps = {a["name"]: {"connections": 0, "cut_off": False} for a in self.ws.apps}
+        feed_tap(self.ws, self._on_feed_threadsafe)
+        await self._serve()
+        if "update" in self.house.plugins:
+            try:
+                self.source = await asyncio.to_thread(make_local_source,
+                                                      self.workdir / "release-source")
+            except Exception as e:  # noqa: BLE001 - the demo runs without updates
+                self.notes.append(f"No local release source ({e}); `update` is unavailable.")
+        plugin_config, problems = await asyncio.to_thread(
+            checked_plugin_config, self.house, self.ws.info, self.hue.info,
+            self.source.update_config() if self.source else None)
+        self.notes += problems
+        use_gpio = sim_gpio_available()
+        for name in self.house.host_names:
+            sock = self._socket_path(name)
+            env = {"GPIOZERO_PIN_FACTORY": "troupe_sim" if use_gpio else "mock",
+                   "TROUPE_SIM_GPIO_SOCKET": str(sock) if use_gpio else ""}
+            config = self.house.config_for(name, self.ws.info, plugin_config)
+            self.pis[name] = Pi(name, self.workdir, config, env, self.house.release_root(name),
+                                self._on_pi)
+            self.gpio[name] = GpioWatch(name, sock, self._on_pins)
+        for pi in self.pis.values():
+            await pi.start()
+        self._tasks.append(asyncio.ensure_future(self._watch_hue()))
+
+    async def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> bool:
+        """True once every Pi is online; also records how long start-up took."""
+        results = await asyncio.gather(*(pi.wait_ready(timeout) for pi in self.pis.values()))
+        if all(results):
+            self.ready_s = time.monotonic() - self.started
+        return all(results)
+
+    async def _serve(self) -> None:
+        app = build_app(self)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        try:
+            await site.start()
+        except OSError as e:
+            raise DemoError(f"cannot serve on 127.0.0.1:{self.port} ({e.strerror}); "
+                            "is another demo running? Try --port 0 for any free port") from e
+        port = self._runner.addresses[0][1]
+        app[HOSTS_KEY].update({f"127.0.0.1:{port}", f"localhost:{port}"})
+        self.url = f"http://127.0.0.1:{port}/"
+
+    async def stop(self) -> None:
+        """Stop the Pis (SIGTERM, then SIGKILL), the page and the emulators; tidy up."""
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        for watch in self.gpio.values():
+            watch.stop()
+        await asyncio.gather(*(pi.terminate() for pi in self.pis.values()),
+                             return_exceptions=True)
+        await self.page.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self.hue is not None:
+            self.hue.stop()
+        if self.ws is not None:
+            await asyncio.to_thread(self.ws.stop)
+        if not self.keep_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _socket_path(self, name: str) -> Path:
+        path = self.workdir / f"{name}.gpio"
+        if len(str(path)) > 100:  # AF_UNIX paths are short
+            path = Path(tempfile.mkdtemp(prefix="troupe-gpio-")) / name
+        return path
+
+    # -- what the page sees --------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        ws_info = self.ws.info if self.ws is not None else {}
+        return {
+            "version": troupe.__version__,
+            "channel": ws_info.get("channel", {}).get("name", "home"),
+            "me": (ws_info.get("user") or {}).get("name", "you"),
+            "messages": self.chat.snapshot() if self.chat else [],
+            "activity": list(self.chat.activity) if self.chat else [],
+            "pis": self.pi_views(),
+            "house": self.house_view(),
+            "hints": self.house.hints(),
+            "plugins": ["core", *self.house.plugins],
+            "notes": list(self.notes),
+            "update": {"current": self.source.current, "newer": self.source.newer,
+                       "command": f"update to {self.source.newer}"} if self.source else None,
+            "trap": self.trap_armed,
+            "lease_s": self.pis and next(iter(self.pis.values())).config["troupe"]["lease"],
+            "ready_s": round(self.ready_s, 2) if self.ready_s else None,
+        }
+
+    def pi_views(self) -> list[dict[str, Any]]:
+        views = []
+        for name, pi in self.pis.items():
+            view = pi.status()
+            app = self.apps.get(name, {})
+            view.update(connections=app.get("connections", 0), cut_off=app.get("cut_off", False))
+            if not pi.running:
+                view["state"] = "offline"
+            elif not pi.ready:
+                view["state"] = "starting"
+            elif view["cut_off"]:
+                view["state"] = "cut off"
+            elif not view["connections"]:
+                view["state"] = "reconnecting"
+            else:
+                view["state"] = "online"
+            views.append(view)
+        return views
+
+    def house_view(self) -> dict[str, Any]:
+        pins = {name: watch.pins for name, watch in self.gpio.items()}
+        online = {name for name, pi in self.pis.items() if pi.running}
+        return house_view(self.house, self.hue_states, pins, online)
+
+    def _send_pis(self) -> None:
+        self.page.send({"type": "pis", "pis": self.pi_views()})
+
+    def _send_house(self) -> None:
+        self.page.send({"type": "house", "house": self.house_view()})
+
+    def _note(self, text: str, kind: str = "demo") -> None:
+        if self.chat is not None:
+            self.page.send(self.chat.log(text, kind))
+
+    # -- events in -------------------------------------------------------------------
+
+    def _on_feed_threadsafe(self, item: dict[str, Any], metadata: dict[str, Any] | None) -> None:
+        """On the emulator's loop, for every feed item; the trap acts here, before anyone else."""
+        if self.trap_armed and item.get("type") == "pin_added" and self.chat is not None:
+            name = self.chat.names.get(item.get("by", ""), "")
+            if name in self.pis:
+                self.trap_armed = False
+                self.ws.server.faults.cut_off(name)  # its next call hangs: it cannot finish
+                self.loop.call_soon_threadsafe(self._spring_trap, name, item["ts"])
+        self.loop.call_soon_threadsafe(self._on_feed, item, metadata)
+
+    def _on_feed(self, item: dict[str, Any], metadata: dict[str, Any] | None) -> None:
+        if self._closing or self.chat is None:
+            return
+        kind = item.get("type", "")
+        app = item.get("app")
+        if app in self.apps:
+            if kind in ("app_connected", "app_disconnected"):
+                self.apps[app]["connections"] = item.get("connections", 0)
+                if kind == "app_connected" and item.get("connections") == 1:
+                    self._note(f"{app} connected to Slack (Socket Mode)", "pi")
+            elif kind in ("app_cut_off", "app_restored"):
+                self.apps[app]["cut_off"] = kind == "app_cut_off"
+            self._send_pis()
+        for event in self.chat.apply(item, metadata):
+            self.page.send(event)
+            message = event.get("message")
+            if event["type"] == "message" and message and message["kind"] == "pi":
+                self._read_roll_call(message)
+
+    def _read_roll_call(self, message: dict[str, Any]) -> None:
+        found = _ROLL_CALL.search(message["text"])
+        pi = self.pis.get(message["author"])
+        if found and pi is not None and found.group(1) == pi.name:
+            pi.version = found.group(2)
+            self._send_pis()
+
+    def _on_pi(self, pi: Pi) -> None:
+        if self._closing:
+            return
+        if pi.ready:
+            self.gpio[pi.name].follow()
+            took = pi.status()["startup_s"]
+            self._note(f"{pi.name} is up: version {pi.version}, ready in {took} s", "pi")
+        elif not pi.running:
+            self.gpio[pi.name].forget()
+            self._note(f"{pi.name} is down ({pi.note})", "pi")
+        self._send_pis()
+        self._send_house()
+
+    def _on_pins(self, host: str, pins: dict[str, dict[str, Any]]) -> None:
+        watch = self.gpio[host]
+        for device in self.house.devices("door"):
+            info = pins.get(str(device.pin))
+            if (device.host(self.hosts) == host and info and info["function"] == "input"
+                    and device.pin not in watch.prepared):
+                watch.prepared.add(device.pin)  # doors start shut (the contact closes the pin)
+                asyncio.ensure_future(self._drive_quietly(host, device.pin, 0))
+        self._send_house()
+
+    async def _drive_quietly(self, host: str, pin: int, value: int) -> None:
+        with contextlib.suppress(RuntimeError):
+            await self.gpio[host].drive(pin, value)
+
+    async def _watch_hue(self) -> None:
+        """The bridge has no push: read its lights a few times a second, send what changed."""
+        while True:
+            states = {name: self.hue.light(name) for name in HUE_LIGHTS}
+            if states != self.hue_states:
+                self.hue_states = states
+                self._send_house()
+            await asyncio.sleep(0.15)  # polling interval of a bridge without push
+
+    # -- actions -----------------------------------------------------------------
+
+    async def say(self, text: str, thread_ts: str | None = None) -> str:
+        """Post as the person, escaped as Slack escapes what people type."""
+        try:
+            return await asyncio.to_thread(self.ws.post, escape(text), None, thread_ts)
+        except Exception as e:  # noqa: BLE001 - e.g. an unknown thread
+            raise DemoError(f"could not post: {e}") from e
+
+    def _pi(self, name: str) -> Pi:
+        if name not in self.pis:
+            raise DemoError(f"no Pi called {name!r}; the Pis are {', '.join(self.pis)}", 404)
+        return self.pis[name]
+
+    async def pi_action(self, name: str, action: str) -> dict[str, Any]:
+        pi = self._pi(name)
+        if action == "kill":
+            if not pi.running:
+                raise DemoError(f"{name} is not running; restart it first")
+            await pi.kill()
+            self._note(f"{name} killed (SIGKILL): like pulling its plug", "pi")
+        elif action == "restart":
+            self._note(f"{name} restarting", "pi")
+            await pi.restart()
+        elif action in ("cut_off", "restore"):
+            await asyncio.to_thread(getattr(self.ws, action), name)
+            self._note(f"{name} cut off from Slack: its calls hang, no events reach it"
+                       if action == "cut_off" else f"{name} reconnected to Slack", "pi")
+        else:
+            raise DemoError(f"unknown action {action!r}; use kill, restart, cut_off or restore",
+                            404)
+        self._send_pis()
+        return next(v for v in self.pi_views() if v["name"] == name)
+
+    def arm_trap(self, armed: bool) -> None:
+        self.trap_armed = armed
+        self.page.send({"type": "trap", "armed": armed})
+        if armed:
+            self._note("Armed: the Pi that claims the next command loses power right after "
+                       "it pins it.")
+
+    def _spring_trap(self, name: str, ts: str) -> None:
+        async def spring() -> None:
+            pi = self.pis[name]
+            await pi.kill()
+            await asyncio.to_thread(self.ws.restore, name)
+            about = self.chat._about(ts) if self.chat else "the command"
+            lease = pi.config["troupe"]["lease"]
+            self._note(f"{name} claimed {about} and lost power mid-command. Its pin stays; "
+                       f"about {lease} s after the claim another Pi takes over.")
+            self.page.send({"type": "trap", "armed": False})
+            self._send_pis()
+
+        self._tasks.append(asyncio.ensure_future(spring()))
+
+    async def drive_sensor(self, key: str, active: bool | None) -> dict[str, Any]:
+        device = self.house.device(key)
+        if device is None or device.kind == "light":
+            names = ", ".join(d.name for d in self.house.devices("sensor"))
+            raise DemoError(f"no sensor called {key!r}; sensors: {names}", 404)
+        host = device.host(self.hosts)
+        if not self.pis[host].running:
+            raise DemoError(f"{device.name} is wired to {host}, which is offline")
+        watch = self.gpio[host]
+        current = (watch.pins.get(str(device.pin)) or {}).get("state")
+        if active is None:
+            active = True if device.kind == "motion" else current != 1
+        try:
+            await watch.drive(device.pin, int(active))
+        except RuntimeError as e:
+            raise DemoError(str(e)) from e
+        previous = self._pulses.pop(device.name, None)
+        if previous is not None:
+            previous.cancel()
+        if device.kind == "motion" and active:  # a person walks past: motion, then stillness
+            self._pulses[device.name] = self.loop.call_later(
+                MOTION_PULSE_S, lambda: asyncio.ensure_future(
+                    self._drive_quietly(host, device.pin, 0)))
+        return {"name": device.name, "host": host, "pin": device.pin, "active": active}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="troupe demo", description=__doc__.split("\n\n")[1])
+    parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0: any free)")
+    parser.add_argument("--hosts", type=int, default=3, help="how many Pis (1-9)")
+    parser.add_argument("--workdir", type=Path, help="keep configs and logs here (default: a "
+                        "temporary folder, removed on exit)")
+    parser.add_argument("--rate-limits", choices=("off", "real"), default="off",
+                        help="Slack's rate limits (default off: snappier)")
+    return parser
+
+
+def _print_ready(demo: Demo, out: TextIO) -> None:
+    print(f"All {len(demo.pis)} Pis online in {demo.ready_s:.1f} s. Try typing:", file=out)
+    for hint in demo.house.hints()[:5]:
+        print(f"    {hint['text']:<26} {hint['why']}", file=out)
+    if demo.source:
+        print(f"    update to {demo.source.newer:<16} roll a new version across the Pis",
+              file=out)
+    print("  or kill a Pi from the page while it runs a command. Ctrl-C stops everything.",
+          file=out)
+    for note in demo.notes:
+        print(f"  note: {note}", file=out)
+    out.flush()
+
+
+async def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    demo = Demo(args.hosts, args.port, args.workdir, args.rate_limits, out)
+    code = 0
+    try:
+        await demo.start()
+        print(f"Troupe demo: {demo.url}", file=out)
+        print(f"  {args.hosts} Pis, an emulated Slack workspace and Hue bridge; "
+              f"logs in {demo.workdir}", file=out)
+        out.flush()
+        ready = asyncio.ensure_future(demo.wait_ready())
+        await asyncio.wait([ready, asyncio.ensure_future(stop.wait())],
+                           return_when=asyncio.FIRST_COMPLETED)
+        if ready.done() and ready.result():
+            _print_ready(demo, out)
+        elif ready.done():
+            print("Some Pis did not come up; see their logs. The page still works.", file=out)
+        await stop.wait()
+        print("Stopping ...", file=out)
+        out.flush()
+    except DemoError as e:
+        print(f"troupe demo: {e}", file=sys.stderr)
+        code = 1
+    finally:
+        await demo.stop()
+    print("Stopped: every Pi and emulator has ended.", file=out)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not 1 <= args.hosts <= 9:
+        print("troupe demo: --hosts must be between 1 and 9", file=sys.stderr)
+        return 2
+    if not 0 <= args.port <= 65535:
+        print("troupe demo: --port must be between 0 and 65535", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(run(args))
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

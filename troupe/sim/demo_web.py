@@ -1,0 +1,166 @@
+"""The demo's web side: the page, a JSON API and a websocket of live changes, on 127.0.0.1 only.
+
+    GET  /                         the page (static files from troupe/sim/static)
+    GET  /api/state                everything the page shows, as one JSON object
+    GET  /api/events               websocket: {"type": "snapshot", ...} then one object per change
+    POST /api/say                  {"text", "thread_ts"?}: post in the channel as the person
+    POST /api/pis/<pi>/<action>    kill | restart | cut_off | restore
+    POST /api/trap                 {"armed": bool}: kill the Pi that claims the next command
+    POST /api/sensors/<sensor>     {"active": bool} (or {} to pulse motion / open-close a door)
+
+Requests must name the demo's own address as Host (no DNS rebinding), and a
+POST must be JSON from the page's own origin (no cross-site form posts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+if TYPE_CHECKING:
+    from troupe.sim.demo import Demo
+
+STATIC = Path(__file__).parent / "static"
+DEMO_KEY = web.AppKey("demo", object)
+HOSTS_KEY = web.AppKey("allowed_hosts", set)
+
+
+class DemoError(Exception):
+    """A request the demo cannot carry out; the message says why (HTTP 400 or `status`)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _fail(message: str, status: int) -> web.Response:
+    return web.json_response({"ok": False, "error": message}, status=status)
+
+
+@web.middleware
+async def local_only(request: web.Request, handler: Any) -> web.StreamResponse:
+    allowed: set[str] = request.app[HOSTS_KEY]
+    if request.host not in allowed:
+        return _fail(f"this demo answers only as {' or '.join(sorted(allowed))}", 403)
+    origin = request.headers.get("Origin")
+    if origin is not None and origin not in {f"http://{h}" for h in allowed}:
+        return _fail(f"requests from {origin} are not allowed", 403)
+    if request.method == "POST" and request.content_type != "application/json":
+        return _fail("send JSON (Content-Type: application/json)", 415)
+    try:
+        return await handler(request)
+    except DemoError as e:
+        return _fail(str(e), e.status)
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.text() or "{}")
+    except ValueError:
+        raise DemoError("the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise DemoError("the body must be a JSON object")
+    return body
+
+
+def build_app(demo: Demo) -> web.Application:
+    app = web.Application(middlewares=[local_only], client_max_size=64 * 1024)
+    app[DEMO_KEY] = demo
+    app[HOSTS_KEY] = set()
+
+    async def index(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    async def state(request: web.Request) -> web.Response:
+        return web.json_response(demo.snapshot())
+
+    async def say(request: web.Request) -> web.Response:
+        body = await _json(request)
+        text = body.get("text")
+        thread = body.get("thread_ts")
+        if not isinstance(text, str) or not text.strip():
+            raise DemoError("text: type something to say")
+        if thread is not None and not isinstance(thread, str):
+            raise DemoError("thread_ts: the ts of the message to answer in the thread of")
+        ts = await demo.say(text.strip(), thread)
+        return web.json_response({"ok": True, "ts": ts})
+
+    async def pi_action(request: web.Request) -> web.Response:
+        name, action = request.match_info["name"], request.match_info["action"]
+        return web.json_response({"ok": True, "pi": await demo.pi_action(name, action)})
+
+    async def trap(request: web.Request) -> web.Response:
+        body = await _json(request)
+        armed = body.get("armed", True)
+        if not isinstance(armed, bool):
+            raise DemoError("armed: true or false")
+        demo.arm_trap(armed)
+        return web.json_response({"ok": True, "armed": armed})
+
+    async def sensor(request: web.Request) -> web.Response:
+        body = await _json(request)
+        active = body.get("active")
+        if active is not None and not isinstance(active, bool):
+            raise DemoError("active: true, false, or leave it out to pulse")
+        result = await demo.drive_sensor(request.match_info["name"], active)
+        return web.json_response({"ok": True, "sensor": result})
+
+    async def events(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=20)
+        await ws.prepare(request)
+        queue = demo.page.subscribe()
+        pump = asyncio.ensure_future(_pump(ws, queue))
+        try:
+            async for msg in ws:
+                if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                    break
+        finally:
+            demo.page.unsubscribe(queue)
+            pump.cancel()
+        return ws
+
+    app.router.add_get("/", index)
+    app.router.add_get("/api/state", state)
+    app.router.add_get("/api/events", events)
+    app.router.add_post("/api/say", say)
+    app.router.add_post("/api/pis/{name}/{action}", pi_action)
+    app.router.add_post("/api/trap", trap)
+    app.router.add_post("/api/sensors/{name}", sensor)
+    app.router.add_static("/static/", STATIC, append_version=False)
+    return app
+
+
+async def _pump(ws: web.WebSocketResponse, queue: asyncio.Queue[str]) -> None:
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        while not ws.closed:
+            await ws.send_str(await queue.get())
+
+
+class Page:
+    """The open pages: each gets the snapshot, then every change, in order."""
+
+    def __init__(self, snapshot: Any) -> None:
+        self.snapshot = snapshot
+        self.queues: set[asyncio.Queue[str]] = set()
+
+    def subscribe(self) -> asyncio.Queue[str]:
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        queue.put_nowait(json.dumps({"type": "snapshot", **self.snapshot()}))
+        self.queues.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[str]) -> None:
+        self.queues.discard(queue)
+
+    def send(self, event: dict[str, Any]) -> None:
+        data = json.dumps(event)
+        for queue in self.queues:
+            queue.put_nowait(data)
+
+    async def close(self) -> None:
+        self.queues.clear()
