@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ from troupe.commands import best_match, commands_of
 from troupe.config import ConfigError
 from troupe.hue_pair import set_username
 from troupe.plugin import Context
-from troupe.sim.gpio import SOCKET_ENV, GpioClient
+from troupe.sim.gpio import GpioClient
 from troupe.sim.hue import HueBridge
 from troupe.testing import Federation, dump_toml, wait_for
 
@@ -265,14 +263,12 @@ class Household:
     """Three Pis on the troupe_sim pin factory, one pin socket each, and a Hue bridge."""
 
     def __init__(self, tmp_path: Path, hue: HueBridge) -> None:
-        self.sockets = tempfile.mkdtemp(prefix="tg", dir="/tmp")  # short: a socket path is <108
         self.fed = Federation(
-            tmp_path / "fed", 3, plugins=["lights"],
-            config={"hue": {"bridge": hue.address, "username": hue.username}, "lights": HOUSE},
-            env={"GPIOZERO_PIN_FACTORY": "troupe_sim", SOCKET_ENV: self.sockets + "/{pid}.sock"})
+            tmp_path / "fed", 3, plugins=["lights"], gpio=True,
+            config={"hue": {"bridge": hue.address, "username": hue.username}, "lights": HOUSE})
 
     def pins(self, name: str) -> GpioClient:
-        return GpioClient(f"{self.sockets}/{self.fed.procs[name].pid}.sock")
+        return self.fed.gpio(name)
 
     def ask(self, text: str) -> dict[str, Any]:
         ts = self.fed.say(text)
@@ -286,7 +282,6 @@ class Household:
 
     def __exit__(self, *exc: Any) -> None:
         self.fed.stop()
-        shutil.rmtree(self.sockets, ignore_errors=True)
 
 
 @pytest.mark.multihost
@@ -305,7 +300,7 @@ def test_three_pis_toggle_once_switch_the_right_pin_and_list_every_light(tmp_pat
         assert (answer["by"], answer["text"]) == ("pi-2", "The porch light is on.")
         pi2.wait_for(17, 1, timeout=5)
         assert pi3.state() == {17: {"state": 1, "function": "output"}}  # the shed stays off
-        assert not os.path.exists(f"{house.sockets}/{fed.procs['pi-1'].pid}.sock")  # no pins
+        assert not os.path.exists(fed.gpio_socket("pi-1"))  # pi-1 opened no pins
 
         ts = fed.say("lights")
         answer = fed.wait_for_answer(ts)

@@ -113,20 +113,6 @@ def test_check_reports_each_sensor_mistake_by_key(tmp_path):
 
 
 # ---- several Pis, pins driven over troupe.sim.gpio ---------------------------------------
-class GpioFederation(Federation):
-    """Each Pi gets its own troupe_sim pin socket (Federation's env= is the same for all)."""
-
-    def start_host(self, name: str, wait: bool = True) -> None:
-        self.env = {"GPIOZERO_PIN_FACTORY": "troupe_sim",
-                    "TROUPE_SIM_GPIO_SOCKET": str(self.workdir / f"{name}.gpio")}
-        super().start_host(name, wait)
-
-    def gpio(self, name: str):
-        from troupe.sim.gpio import GpioClient
-
-        return GpioClient(self.workdir / f"{name}.gpio")
-
-
 @pytest.fixture(scope="module")
 def house(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sensors")
@@ -138,8 +124,9 @@ def house(tmp_path_factory):
         "attic": {"type": "temperature", "host": "pi-2", "file": str(tmp / "cpu_temp")},
         "shed": {"type": "temperature", "host": "pi-9", "device": "28-0000071a2b3c"},
     }
-    fed = GpioFederation(tmp / "fed", 3, plugins=["sensors", "probe"], plugin_paths=[PLUGINS],
-                         config={"sensors": sensors, "probe": {"log": str(tmp / "runs.log")}})
+    fed = Federation(tmp / "fed", 3, gpio=True, plugins=["sensors", "probe"],
+                     plugin_paths=[PLUGINS],
+                     config={"sensors": sensors, "probe": {"log": str(tmp / "runs.log")}})
     with fed:
         fed.runs_log = tmp / "runs.log"
         yield fed

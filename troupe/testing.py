@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -93,7 +95,8 @@ class Federation:
                  config: dict[str, Any] | None = None,
                  host_config: dict[str, dict[str, Any]] | None = None,
                  plugin_paths: list[str | os.PathLike] = (), env: dict[str, str] | None = None,
-                 rate_limits: str = "off", extra_apps: int = 0, **workspace_kwargs: Any):
+                 gpio: bool = False, rate_limits: str = "off", extra_apps: int = 0,
+                 **workspace_kwargs: Any):
         from troupe.sim.slack import SlackWorkspace
 
         self.workdir = Path(workdir)
@@ -104,6 +107,9 @@ class Federation:
         self.host_config = host_config or {}
         self.plugin_paths = [str(p) for p in plugin_paths]
         self.env = env or {}
+        # gpio=True: each host's mock pins are served on its own socket (troupe.sim.gpio), in
+        # a short folder of its own (a UNIX socket path must stay under 108 bytes).
+        self.gpio_dir = tempfile.mkdtemp(prefix="troupe-gpio-") if gpio else None
         self.ws = SlackWorkspace(apps=hosts + extra_apps, rate_limits=rate_limits,
                                  **workspace_kwargs)
         self.procs: dict[str, subprocess.Popen] = {}
@@ -151,6 +157,9 @@ class Federation:
         log.flush()
         self._logs[name] = (log, log_path, log_path.stat().st_size)
         env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock", "PYTHONUNBUFFERED": "1", **self.env}
+        if self.gpio_dir:
+            env.update(GPIOZERO_PIN_FACTORY="troupe_sim",
+                       TROUPE_SIM_GPIO_SOCKET=self.gpio_socket(name))
         env.pop("TROUPE_SLACK_BOT_TOKEN", None)
         env.pop("TROUPE_SLACK_APP_TOKEN", None)
         self.procs[name] = subprocess.Popen(
@@ -158,6 +167,17 @@ class Federation:
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.workdir)
         if wait:
             self.wait_ready(name)
+
+    def gpio_socket(self, name: str) -> str:
+        if not self.gpio_dir:
+            raise RuntimeError("start the Federation with gpio=True to reach its pins")
+        return os.path.join(self.gpio_dir, f"{name}.sock")
+
+    def gpio(self, name: str):
+        """A client for a host's mock pins: state(), drive(pin, value), wait_for(...)."""
+        from troupe.sim.gpio import GpioClient
+
+        return GpioClient(self.gpio_socket(name))
 
     def wait_ready(self, name: str, timeout: float = 30.0) -> None:
         def ready() -> bool:
@@ -199,6 +219,8 @@ class Federation:
         if self._started:
             self.ws.stop()
             self._started = False
+        if self.gpio_dir:
+            shutil.rmtree(self.gpio_dir, ignore_errors=True)
 
     def __enter__(self) -> Federation:
         return self.start()
