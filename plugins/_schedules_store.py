@@ -26,7 +26,7 @@ from troupe.text import unescape
 COMMAND_EVENT = "troupe_command"  # troupe.core.COMMAND_EVENT: commands the federation posts
 FIRE_RE = re.compile(r"fire schedule (?P<sid>[\w-]+) (?P<due>\S+) (?P<rule>.+?)"
                      r"(?P<cfg> \(configured\))?: (?P<command>.+)\Z", re.S)
-SOON = 3.0  # a firing due sooner than this is posted at once rather than scheduled
+SOON = 1.0  # a firing due sooner than this is posted at once rather than scheduled
 ELECTION_MARGIN = 60  # look this long before `due` for firings of the same occurrence
 
 

@@ -315,7 +315,7 @@ def test_recurring_and_configured_firings_run_once_and_schedule_the_next_once(
 
 @pytest.mark.multihost
 def test_list_cancel_and_clear_answers(tmp_path, slack_keeps_scheduled_metadata):
-    fed, _ = federation(tmp_path, 1)
+    fed, log = federation(tmp_path, 1)
     with fed:
         def ask(text: str) -> str:
             return fed.wait_for_answer(fed.say(text))["text"]
@@ -331,5 +331,8 @@ def test_list_cancel_and_clear_answers(tmp_path, slack_keeps_scheduled_metadata)
         assert pending(fed) == []
         assert f"No pending schedule `{sid}`" in ask(f"cancel schedule {sid}")
         assert "No schedules pending" in ask("schedules")
+        assert "Schedule `" in ask("in 1 second count 3")  # due at once: posted, not scheduled
+        wait_for(lambda: runs(log)[3], 20, "the one-second schedule to run")
+        assert runs(log) == {3: 1}
         assert "is what Slack posts" in ask("fire schedule abcd 2030-01-01T07:00:00+00:00 once: "
                                             "count 3")
