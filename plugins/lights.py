@@ -32,7 +32,7 @@ from troupe.plugin import Context, Plugin
 
 from ._lights_config import Light, read_settings
 from ._lights_hue import Hue, LightError, LightState
-from ._lights_report import REPORT_COMMAND, collect_reports, line
+from ._lights_report import REPORT_COMMAND, line, report_lines
 
 MAX_SECONDS = 120 * 86400  # Slack schedules messages up to 120 days ahead
 SECONDS = {"minute": 60, "minutes": 60, "second": 1, "seconds": 1}
@@ -167,9 +167,8 @@ class Lights(Plugin):
         remote = {light.host for light in self.lights.values()
                   if light.host not in (None, self.host.name)}
         if remote:
-            ask = ctx.run(REPORT_COMMAND)
-            lines.update(collect_reports(self.host, ctx.thread_ts or ctx.ts, ask or "", remote,
-                                         self._report_wait(), [k for k in self.lights]))
+            answers = ctx.gather(REPORT_COMMAND, remote, wait=self._report_wait())
+            lines.update(report_lines(answers.values(), list(self.lights)))
         for key, light in self.lights.items():
             lines.setdefault(key, line(light.name, f"unknown: {light.host} did not answer"))
         ctx.reply("Lights:\n" + "\n".join(lines[key] for key in self.lights))

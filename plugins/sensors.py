@@ -39,8 +39,8 @@ different Pis, and a Pi may only edit its own messages. So the Pi that wins the
 command answers at once with its own readings and "waiting" for each other Pi
 that has sensors (from the configuration), and posts the broadcast command
 `sensor readings for <itself>` in the answer's thread. Every other Pi with
-sensors replies there with its readings (as text, and as message metadata).
-The answering Pi reads the thread, edits its answer (chat.update) as readings
+sensors replies there with its readings.
+The answering Pi gathers them (`host.gather`), edits its answer as readings
 arrive and, after `answer_wait` seconds, marks any Pi still missing "no answer".
 """
 
@@ -55,13 +55,9 @@ from typing import Any
 from troupe.commands import command
 from troupe.config import Problem
 from troupe.plugin import Context, Plugin
-from troupe.text import escape
 
 from ._sensors_check import SETTINGS, answer_wait, check_sensors
 from ._sensors_devices import Sensor, SensorSpec, Temperature, make_sensor
-
-READINGS_EVENT = "troupe_sensor_readings"
-POLL_EVERY = 0.3  # seconds between looks at the answer's thread while gathering
 
 
 class Sensors(Plugin):
@@ -159,47 +155,33 @@ class Sensors(Plugin):
             ctx.reply("No sensors configured: add [sensors.<name>] tables (type, host, gpio).")
             return
         got = {self.host.name: self.readings()} if self.host.name in hosts else {}
-        others = [h for h in hosts if h != self.host.name]
+        others = {h for h in hosts if h != self.host.name}
         ts = ctx.reply(_answer(hosts, got, "waiting…"))
         if not others or not ts:
             return
-        self.host.post_command(f"sensor readings for {self.host.name}", on_behalf_of=ctx.user,
-                               thread_ts=ts)
-        deadline = time.monotonic() + self.answer_wait
-        while len(got) < len(hosts) and time.monotonic() < deadline:
-            time.sleep(POLL_EVERY)  # polling the thread (conversations.replies) for answers
-            new = {h: lines for h, lines in self._replies(ts).items() if h in hosts}
-            if set(new) - set(got):
-                got.update(new)
-                self._edit(ts, _answer(hosts, got, "waiting…"))
-        if len(got) < len(hosts):
-            self._edit(ts, _answer(hosts, got, "no answer"))
+
+        def update(answers: dict[str, str]) -> None:
+            got.update({h: _lines(text) for h, text in answers.items()})
+            self.host.edit(ts, _answer(hosts, got, "waiting…"))
+
+        answers = self.host.gather(f"sensor readings for {self.host.name}", others,
+                                   thread_ts=ts, on_behalf_of=ctx.user, wait=self.answer_wait,
+                                   on_answer=update)
+        if set(answers) < others:
+            self.host.edit(ts, _answer(hosts, got, "no answer"))
 
     @command("sensor readings [for {asker:word}]", mode="broadcast")
     def readings_for(self, ctx: Context, asker: str | None = None) -> None:
         """Used by `sensors`: each other Pi with sensors replies with its readings."""
         if not self.sensors or asker == self.host.name:
             return
-        lines = self.readings()
-        self.host.web.chat_postMessage(
-            channel=self.host.channel_id, thread_ts=ctx.thread_ts,
-            text=escape(f"Readings from {self.host.name}:\n" + "\n".join(lines)),
-            metadata={"event_type": READINGS_EVENT,
-                      "event_payload": {"host": self.host.name, "lines": lines}})
+        ctx.reply(f"Readings from {self.host.name}:\n" + "\n".join(self.readings()),
+                  thread=True)
 
-    def _replies(self, ts: str) -> dict[str, list[str]]:
-        page = self.host.web.conversations_replies(channel=self.host.channel_id, ts=ts,
-                                                   include_all_metadata=True, limit=200)
-        found = {}
-        for message in page.get("messages", []):
-            meta = message.get("metadata") or {}
-            payload = meta.get("event_payload") or {}
-            if message.get("bot_id") and meta.get("event_type") == READINGS_EVENT:
-                found[str(payload.get("host"))] = [str(x) for x in payload.get("lines", [])]
-        return found
 
-    def _edit(self, ts: str, text: str) -> None:
-        self.host.web.chat_update(channel=self.host.channel_id, ts=ts, text=escape(text))
+def _lines(answer: str) -> list[str]:
+    """The readings in another Pi's answer (its first line names the Pi)."""
+    return answer.splitlines()[1:]
 
 
 def _answer(hosts: list[str], got: dict[str, list[str]], missing: str) -> str:

@@ -13,7 +13,7 @@ import threading
 import time
 import traceback
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +33,7 @@ from troupe.commands import CommandSpec, Match, best_match, commands_of, suggest
 from troupe.config import Config
 from troupe.guard import Guard, Job
 from troupe.plugin import Context, Plugin, RestartRequested
-from troupe.text import command_text, escape
+from troupe.text import command_text, escape, unescape
 from troupe.transport import Event, Transport
 
 log = logging.getLogger("troupe.core")
@@ -42,6 +42,7 @@ COMMAND_EVENT = "troupe_command"  # metadata event_type of commands the federati
 REPLY_EVENT = "troupe_reply"  # metadata event_type of answers to a command
 FEDERATION = "(federation)"  # the author of commands a Pi posts on no one's behalf
 CATCH_UP_WINDOW = 3600.0  # on start, look this far back for commands nobody ran
+GATHER_POLL = 0.25  # seconds between looks at a thread while gathering answers
 IGNORED_SUBTYPES = {"message_changed", "message_deleted", "channel_join", "channel_leave",
                     "channel_topic", "channel_purpose", "channel_name", "bot_add", "bot_remove",
                     "pinned_item", "unpinned_item", "ephemeral", "message_replied"}
@@ -183,6 +184,43 @@ class Bot:
                       "event_payload": {"on_behalf_of": on_behalf_of or "", "host": self.name}},
         )
         return response.get("scheduled_message_id")
+
+    def edit(self, ts: str, text: str) -> None:
+        """Replace the text of one of this Pi's own messages (escaped, like say)."""
+        self.web.chat_update(channel=self.channel_id, ts=ts, text=escape(text))
+
+    def gather(self, command_text: str, hosts: set[str], *, thread_ts: str,
+               on_behalf_of: str | None = None, wait: float = 5.0,
+               on_answer: Callable[[dict[str, str]], None] | None = None) -> dict[str, str]:
+        """Ask other Pis and collect their answers: {host: answer text}.
+
+        Posts `command_text` as a federation command in the thread `thread_ts` (every
+        Pi sees it; those that have something to say answer it in the thread, and
+        answers name the command they answer), then reads the thread until every Pi
+        in `hosts` has answered or `wait` seconds have passed. Slack is the only
+        thing the Pis share, so asking the Pi that owns a device is never stale,
+        and a Pi that is gone simply does not answer.
+        """
+        ask = self.post_command(command_text, on_behalf_of=on_behalf_of, thread_ts=thread_ts)
+        got: dict[str, str] = {}
+        deadline = time.monotonic() + wait
+        while True:
+            page = self.web.conversations_replies(channel=self.channel_id, ts=thread_ts,
+                                                  oldest=ask, include_all_metadata=True,
+                                                  limit=200)
+            new = {}
+            for message in page.get("messages", []):
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                host = payload.get("host")
+                if payload.get("command_ts") == ask and host in hosts and host not in got:
+                    new[host] = unescape(message.get("text", ""))
+            if new:
+                got.update(new)
+                if on_answer:
+                    on_answer(dict(got))
+            if set(got) >= set(hosts) or time.monotonic() > deadline:
+                return got
+            time.sleep(GATHER_POLL)  # polling the thread for answers, with a deadline
 
     def uptime(self) -> float:
         return time.time() - self.started_at

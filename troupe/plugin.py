@@ -54,6 +54,12 @@ class Host(Protocol):
     def post_command(self, text: str, *, on_behalf_of: str | None = None,
                      thread_ts: str | None = None) -> str | None: ...
 
+    def edit(self, ts: str, text: str) -> None: ...
+
+    def gather(self, command_text: str, hosts: set[str], *, thread_ts: str,
+               on_behalf_of: str | None = None, wait: float = 5.0,
+               on_answer: Any = None) -> dict[str, str]: ...
+
     def schedule_command(self, text: str, post_at: float, *,
                          on_behalf_of: str | None = None) -> str | None: ...
 
@@ -142,6 +148,13 @@ class Context:
         self.replies.append(text)
         thread_ts = (self.thread_ts or self.ts) if thread else self.thread_ts
         return self.host.say(text, thread_ts=thread_ts, reply_to=self.ts)
+
+    def gather(self, command_text: str, hosts: set[str], *, wait: float = 5.0,
+               on_answer=None) -> dict[str, str]:
+        """Ask other Pis (a broadcast command posted in this command's thread) and collect
+        their answers, {host: text}; see Bot.gather."""
+        return self.host.gather(command_text, hosts, thread_ts=self.thread_ts or self.ts,
+                                on_behalf_of=self.user, wait=wait, on_answer=on_answer)
 
     def run(self, command_text: str, *, thread: bool = True) -> str | None:
         """Post a command for the federation to run (a scene step, a schedule firing)."""
