@@ -40,7 +40,7 @@ from troupe.text import command_text
 
 from ._schedules_config import check as check_config
 from ._schedules_config import configured, location_of
-from ._schedules_store import Firing, Pending, SlackStore
+from ._schedules_store import Firing, Pending, SlackStore, is_federation_post
 from ._schedules_when import WhenError, next_after, parse_plan, parse_rule
 
 MAX_AHEAD = 120 * 86400  # Slack refuses post_at further ahead (time_too_far)
@@ -127,7 +127,7 @@ class Schedules(Plugin):
         last: dict[str, tuple[Firing, str]] = {}
         for m in messages:
             text = command_text(m.get("text", ""))
-            firing = Firing.parse(text) if m.get("bot_id") else None
+            firing = Firing.parse(text) if is_federation_post(m) else None
             if firing is not None and firing.recurring and not firing.configured:
                 payload = (m.get("metadata") or {}).get("event_payload") or {}
                 last[firing.sid.lower()] = (firing, payload.get("on_behalf_of") or "")
