@@ -4,7 +4,6 @@ across several real `troupe run` processes with Slack (the emulator) as the time
 from __future__ import annotations
 
 import collections
-import dataclasses
 import json
 import subprocess
 import sys
@@ -26,8 +25,6 @@ from troupe_plugins._schedules_when import (
     parse_rule,
 )
 
-from troupe.sim.slack import model as sim_model
-from troupe.sim.slack import webapi as sim_webapi
 from troupe.testing import Federation, dump_toml, wait_for
 
 PLUGINS = Path(__file__).parent / "plugins"
@@ -155,33 +152,6 @@ def test_troupe_check_reports_a_bad_time_by_key(tmp_path):
 
 # ---- the federation -------------------------------------------------------------------
 
-@pytest.fixture
-def slack_keeps_scheduled_metadata(monkeypatch):
-    """Real Slack keeps chat.scheduleMessage's `metadata` on the message it posts later.
-
-    The emulator drops it (reported); until it keeps it, teach it here. A no-op once
-    the emulator's scheduled messages carry metadata themselves.
-    """
-    if "metadata" in {f.name for f in dataclasses.fields(sim_model.Scheduled)}:
-        return
-    original = sim_webapi.HANDLERS["chat.scheduleMessage"]
-
-    def schedule(ctx, args):
-        out = original(ctx, args)
-        metadata = sim_webapi._json_arg(args, "metadata")
-        ctx.ws.scheduled[out["scheduled_message_id"]].metadata = metadata
-        return out
-
-    def post_scheduled(self, scheduled_id):
-        item = self.scheduled.pop(scheduled_id, None)
-        if item is not None:
-            self.post_message(self.channels[item.channel], item.author, item.text,
-                              item.thread_ts, getattr(item, "metadata", None))
-
-    monkeypatch.setitem(sim_webapi.HANDLERS, "chat.scheduleMessage", schedule)
-    monkeypatch.setattr(sim_model.Workspace, "_post_scheduled", post_scheduled)
-
-
 def runs(path: Path) -> collections.Counter:
     lines = path.read_text().splitlines() if path.exists() else []
     return collections.Counter(int(line.split()[1]) for line in lines if line.startswith("count"))
@@ -226,8 +196,7 @@ def settled(fed: Federation, ts: str) -> bool:
 
 
 @pytest.mark.multihost
-def test_chat_schedule_fires_once_after_its_creator_dies(tmp_path,
-                                                         slack_keeps_scheduled_metadata):
+def test_chat_schedule_fires_once_after_its_creator_dies(tmp_path):
     fed, log = federation(tmp_path, 3)
     with fed:
         ts = fed.say("in 6 seconds count 1")
@@ -253,7 +222,7 @@ def test_chat_schedule_fires_once_after_its_creator_dies(tmp_path,
 
 @pytest.mark.multihost
 def test_recurring_and_configured_firings_run_once_and_schedule_the_next_once(
-        tmp_path, slack_keeps_scheduled_metadata):
+        tmp_path):
     morning = {"when": "every day at 07:00", "run": "count 5"}
     fed, log = federation(tmp_path, 3, schedules={"morning": morning})
     with fed:  # three Pis start together: each makes sure `morning` is pending
@@ -314,7 +283,7 @@ def test_recurring_and_configured_firings_run_once_and_schedule_the_next_once(
 
 
 @pytest.mark.multihost
-def test_list_cancel_and_clear_answers(tmp_path, slack_keeps_scheduled_metadata):
+def test_list_cancel_and_clear_answers(tmp_path):
     fed, log = federation(tmp_path, 1)
     with fed:
         def ask(text: str) -> str:
