@@ -42,6 +42,7 @@ COMMAND_EVENT = "troupe_command"  # metadata event_type of commands the federati
 REPLY_EVENT = "troupe_reply"  # metadata event_type of answers to a command
 FEDERATION = "(federation)"  # the author of commands a Pi posts on no one's behalf
 CATCH_UP_WINDOW = 3600.0  # on start, look this far back for commands nobody ran
+CATCH_UP_MARGIN = 120.0  # on reconnect, look this far before the last message seen
 GATHER_POLL = 0.25  # seconds between looks at a thread while gathering answers
 IGNORED_SUBTYPES = {"message_changed", "message_deleted", "channel_join", "channel_leave",
                     "channel_topic", "channel_purpose", "channel_name", "bot_add", "bot_remove",
@@ -350,7 +351,11 @@ class Bot:
     def catch_up(self) -> None:
         """After (re)connecting: run commands posted while this Pi was away."""
         with self._catch_up_lock:
-            oldest = self.last_seen_ts or f"{time.time() - CATCH_UP_WINDOW:.6f}"
+            # A margin before the last message seen: a delayed delivery may have been lost
+            # with the connection. Messages seen already are dropped by `seen`.
+            since = (float(self.last_seen_ts) - CATCH_UP_MARGIN if self.last_seen_ts
+                     else time.time() - CATCH_UP_WINDOW)
+            oldest = f"{since:.6f}"
             cursor, messages = None, []
             while True:
                 page = self.web.conversations_history(channel=self.channel_id, oldest=oldest,
