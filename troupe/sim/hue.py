@@ -185,9 +185,10 @@ class HueBridge:
     def changes(self) -> list[dict[str, Any]]:
         """Every accepted state write, oldest first.
 
-        Each is ``{"light", "attr", "old", "new", "via"}``; ``via`` is
-        ``"light"`` or ``"group:<name>"``. Writes that change nothing
-        (``old == new``) are kept so a test can see a command that ran twice.
+        Each is ``{"light", "attr", "old", "new", "via", "time"}``; ``via`` is
+        ``"light"`` or ``"group:<name>"``; ``time`` is when the bridge applied it
+        (epoch seconds). Writes that change nothing (``old == new``) are kept so
+        a test can see a command that ran twice.
         """
         with self._lock:
             return copy.deepcopy(self._changes)
@@ -283,6 +284,7 @@ class HueBridge:
             state[attr] = value
             self._changes.append({
                 "light": light["name"], "attr": attr, "old": old, "new": value, "via": via,
+                "time": time.time(),
             })
             results.append({"success": {addr: value}})
         return results
