@@ -87,7 +87,8 @@ class Demo:
                 self.source = await asyncio.to_thread(make_local_source,
                                                       self.workdir / "release-source")
             except Exception as e:  # noqa: BLE001 - the demo runs without updates
-                self.notes.append(f"No local release source ({e}); `update` is unavailable.")
+                self.house.plugins.remove("update")
+                self.notes.append(f"plugin update left out: no local release source ({e})")
         plugin_config, problems = await asyncio.to_thread(
             checked_plugin_config, self.house, self.ws.info, self.hue.info,
             self.source.update_config() if self.source else None)

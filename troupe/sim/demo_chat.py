@@ -92,9 +92,11 @@ class Chat:
             out["reactions"].append(self._reaction(r["name"], r.get("users", [])))
         bid = _TAKEOVER.match(msg.get("text", ""))
         if bid:
+            taker, holder = self.name(bid.group(1)), self.name(bid.group(2))
             out["kind"] = "protocol"
-            out["text"] = (f"{self.name(bid.group(1))} bids to take over the claim of "
-                           f"{self.name(bid.group(2))}, who stopped answering (slackmq election)")
+            out["text"] = (f"{taker} takes back its own claim after restarting (slackmq election)"
+                           if taker == holder else f"{taker} bids to take over the claim of "
+                           f"{holder}, who stopped answering (slackmq election)")
         return out
 
     def _reaction(self, name: str, users: list[str]) -> dict[str, Any]:

@@ -125,12 +125,12 @@ class Pi:
         if proc is not self.proc:
             return
         self.exit_code, self.ready = code, False
-        self._wake_waiters()
-        if code == EXIT_RESTART and not self.stopping:
+        if code == EXIT_RESTART and not self.stopping:  # waiters wait on through the restart
             self.note, self.restarts = "restarting into its new release", self.restarts + 1
             self.on_change(self)
             await self.start()
             return
+        self._wake_waiters()
         if self.note not in ("killed", "stopped"):
             self.note = f"exited with status {code}"
         self.on_change(self)

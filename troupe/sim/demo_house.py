@@ -146,10 +146,23 @@ class House:
                                     if p != "scenes" or "lights" in self.plugins]},
         }
         if "update" in plugin_config:
-            base["update"] = {**plugin_config["update"], "root": str(self.release_root(name))}
+            base["update"] = update_settings(plugin_config["update"], self.release_root(name))
         return {**plugin_config, **base}
 
     def release_root(self, name: str) -> Path:
         """Where a Pi keeps its side-by-side releases (like /opt/troupe; [update] root)."""
         return self.workdir / name / "opt-troupe"
 
+
+
+def update_settings(source: dict[str, Any], root: Path) -> dict[str, Any]:
+    """One Pi's [update] table: where versions come from, where its releases live.
+
+    The hook for the update plugin (written separately): `source` is
+    `LocalSource.update_config()` (a git repository in the demo's workdir with
+    two version tags); releases are built against the demo's own packages, with
+    no network. The demo's supervisor plays systemd: a Pi that exits with
+    status 75 is started again at once from `root/current/venv/bin/python`
+    (see demo_hosts.release_python).
+    """
+    return {**source, "root": str(root), "reuse_site_packages": True}

@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 if TYPE_CHECKING:
     from troupe.sim.demo import Demo
@@ -113,14 +113,14 @@ def build_app(demo: Demo) -> web.Application:
     async def events(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=20)
         await ws.prepare(request)
-        queue = demo.page.subscribe()
+        queue = demo.page.subscribe(ws)
         pump = asyncio.ensure_future(_pump(ws, queue))
         try:
             async for msg in ws:
                 if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
                     break
         finally:
-            demo.page.unsubscribe(queue)
+            demo.page.unsubscribe(ws)
             pump.cancel()
         return ws
 
@@ -146,21 +146,26 @@ class Page:
 
     def __init__(self, snapshot: Any) -> None:
         self.snapshot = snapshot
-        self.queues: set[asyncio.Queue[str]] = set()
+        self.queues: dict[web.WebSocketResponse, asyncio.Queue[str]] = {}
 
-    def subscribe(self) -> asyncio.Queue[str]:
+    def subscribe(self, ws: web.WebSocketResponse) -> asyncio.Queue[str]:
         queue: asyncio.Queue[str] = asyncio.Queue()
         queue.put_nowait(json.dumps({"type": "snapshot", **self.snapshot()}))
-        self.queues.add(queue)
+        self.queues[ws] = queue
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[str]) -> None:
-        self.queues.discard(queue)
+    def unsubscribe(self, ws: web.WebSocketResponse) -> None:
+        self.queues.pop(ws, None)
 
     def send(self, event: dict[str, Any]) -> None:
         data = json.dumps(event)
-        for queue in self.queues:
+        for queue in self.queues.values():
             queue.put_nowait(data)
 
     async def close(self) -> None:
-        self.queues.clear()
+        """Close every open page's feed (the server cannot stop while they are open)."""
+        sockets, self.queues = list(self.queues), {}
+        for ws in sockets:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(code=WSCloseCode.GOING_AWAY,
+                                                message=b"the demo stopped"), 2)

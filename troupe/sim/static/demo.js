@@ -228,15 +228,18 @@ function renderPis() {
         el("div", { class: "pi-state" }, el("b", { text: p.state }), detail ? ` · ${detail}` : "")),
       el("div", { class: "pi-actions" },
         action("kill", "Kill", "danger"),
-        action("restart", "Restart"),
+        action("restart", p.running ? "Restart" : "Start"),
         p.cut_off ? action("restore", "Reconnect") : action("cut_off", "Cut off")));
   }));
   const online = state.pis.filter((p) => p.state === "online").length;
   const total = state.pis.length;
   const cls = !state.connected ? "bad" : online === total ? "ok" : online ? "warn" : "bad";
-  const text = !state.connected ? "Reconnecting to the demo…" : `${online} of ${total} Pis online`;
+  const text = state.stopped ? "The demo has stopped"
+    : !state.connected ? "Reconnecting to the demo…" : `${online} of ${total} Pis online`;
+  const versions = [...new Set(state.pis.map((p) => `v${p.version}`))].join(" · ");
   $("summary").replaceChildren(el("span", { class: `pill ${cls}`, "data-online": online }, text),
-    el("span", { class: "pill extra", text: `v${state.version || "?"}` }));
+    versions ? el("span", { class: "pill extra", title: "the versions the Pis run", text: versions }) : null);
+  renderUpdate();
 }
 
 function renderTrap() {
@@ -256,7 +259,12 @@ function renderTrap() {
 
 function renderUpdate() {
   const box = $("update");
-  if (state.update) {
+  const newer = state.update && state.update.newer.replace(/^v/, "");
+  if (state.update && state.pis.length && state.pis.every((p) => p.version === newer)) {
+    box.replaceChildren(
+      el("span", {}, el("b", { text: `Every Pi runs ${newer}. ` }), "Each one can go back to its previous release."),
+      el("button", { class: "btn", type: "button", onclick: () => say("rollback") }, "rollback"));
+  } else if (state.update) {
     box.replaceChildren(
       el("span", {}, el("b", { text: `Version ${state.update.newer.replace(/^v/, "")} is ready. ` }),
         "The Pis update one at a time; the house keeps answering."),
@@ -335,10 +343,11 @@ function apply(event) {
 let retry = 300;
 function connect() {
   const ws = new WebSocket(`ws://${location.host}/api/events`);
-  ws.onopen = () => { retry = 300; state.connected = true; document.body.dataset.live = "true"; };
+  ws.onopen = () => { retry = 300; state.connected = true; state.stopped = false; document.body.dataset.live = "true"; };
   ws.onmessage = (msg) => apply(JSON.parse(msg.data));
-  ws.onclose = () => {
+  ws.onclose = (e) => {
     state.connected = false;
+    state.stopped = e.code === 1001; // the demo said goodbye: keep trying, quietly
     document.body.dataset.live = "false";
     renderPis();
     setTimeout(connect, retry);
