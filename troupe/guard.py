@@ -10,15 +10,22 @@
 - when this Pi cannot run an exclusive command (no such device here, or
   another Pi is targeted), it waits a short while for a Pi that can; if none
   claimed the message by then, it claims it to give the one clear answer.
+- preferred claims (off unless switched on, see `Ranking`): the Pis order each
+  message by rendezvous hashing; the k-th claims only after k x window with no
+  pin_added seen for it. One pins.add per command instead of one per Pi; a
+  dead or slow Pi only delays, never loses, a command.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slackmq import SlackMQ, SlackMQError
 from troupe.plugin import RestartRequested
@@ -26,6 +33,83 @@ from troupe.plugin import RestartRequested
 log = logging.getLogger("troupe.guard")
 
 RETRY_TRANSIENT_EVERY = 5.0
+PREFERRED_ENV = "TROUPE_PREFERRED_CLAIMS"  # until [troupe] preferred_claims reaches the core
+PREFERRED_WINDOW = 0.5  # s; must exceed pins.add + the pin_added event reaching the others
+MEMBERS_TTL = 600.0  # re-read the channel's bots this often
+SUSPECT_FOR = 600.0  # a Pi that did not claim when it was first in line is skipped this long
+
+
+def preferred_window(value: str | None = None) -> float:
+    """The window of preferred claims from `TROUPE_PREFERRED_CLAIMS` (0: off)."""
+    value = (os.environ.get(PREFERRED_ENV, "") if value is None else value).strip().lower()
+    if value in ("", "0", "false", "off", "no"):
+        return 0.0
+    if value in ("1", "true", "on", "yes"):
+        return PREFERRED_WINDOW
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        log.warning("%s=%r is not a number of seconds; preferred claims stay off",
+                    PREFERRED_ENV, value)
+        return 0.0
+
+
+class Ranking:
+    """Who claims a message first: rendezvous hashing of its ts over the channel's bots.
+
+    Every Pi computes the same order from the same members, with no calls per
+    message (the member list is read once per MEMBERS_TTL). A Pi that was first in
+    line and did not claim is suspected (dead, or not a Troupe bot) and skipped for
+    a while, so one dead Pi does not delay every command it would be first for.
+    Pis that disagree about the order only cost an extra pins.add: the pin decides.
+    """
+
+    def __init__(self, client, channel: str, me: Callable[[], str]):
+        self.client, self.channel, self._me = client, channel, me
+        self._members: list[str] = []
+        self._read_at = float("-inf")
+        self._is_bot: dict[str, bool] = {}
+        self._suspects: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def order(self, ts: str) -> list[str]:
+        """The Pis in the order they claim `ts` (this Pi always included)."""
+        me, now = self._me(), time.time()
+        with self._lock:
+            pis = {u for u in self._bots() if self._suspects.get(u, 0.0) <= now} | {me}
+
+        def weight(user: str) -> bytes:
+            return hashlib.blake2b(f"{ts}|{user}".encode(), digest_size=8).digest()
+
+        return sorted(pis, key=weight, reverse=True)
+
+    def suspect(self, users: list[str]) -> None:
+        with self._lock:
+            for user in users:
+                self._suspects[user] = time.time() + SUSPECT_FOR
+
+    def alive(self, user: str) -> None:
+        with self._lock:
+            self._suspects.pop(user, None)
+
+    def _bots(self) -> list[str]:
+        if time.monotonic() - self._read_at < MEMBERS_TTL:
+            return self._members
+        members, cursor = [], None
+        while True:
+            page = self.client.conversations_members(channel=self.channel, limit=500,
+                                                     cursor=cursor)
+            members += page.get("members", [])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        for user in members:
+            if user not in self._is_bot:
+                info = self.client.users_info(user=user)["user"]
+                self._is_bot[user] = bool(info.get("is_bot")) and not info.get("deleted")
+        self._members = [u for u in members if self._is_bot[u]]
+        self._read_at = time.monotonic()
+        return self._members
 
 
 @dataclass
@@ -45,17 +129,26 @@ class Job:
 @dataclass
 class _Watch:
     job: Job
-    kind: str  # "takeover" | "turn" | "no_taker" | "retry"
+    kind: str  # "takeover" | "turn" | "no_taker" | "retry" | "preferred"
     due: float
     cancelled: bool = False
     freed: bool = False  # the pin was removed (the holder finished) before the watch fired
+    ahead: list[str] = field(default_factory=list)  # preferred: the Pis first in line
 
 
 class Guard:
-    def __init__(self, mq: SlackMQ, host: str, lease: float):
+    def __init__(self, mq: SlackMQ, host: str, lease: float, *,
+                 preferred: float | None = None):
+        """`preferred`: the window of preferred claims in seconds (0: off; None: from
+        the environment, TROUPE_PREFERRED_CLAIMS)."""
         self.mq = mq
         self.host = host
         self.lease = lease
+        self.window = preferred_window() if preferred is None else preferred
+        self.ranking = Ranking(mq.client, mq.channel, lambda: mq.user_id)
+        self._pins_seen: OrderedDict[str, str] = OrderedDict()  # ts -> "added" | "removed"
+        if self.window:  # read the members now rather than on the first command
+            threading.Thread(target=self._warm_up, name="guard-ranking", daemon=True).start()
         self._watches: dict[str, _Watch] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -75,9 +168,44 @@ class Guard:
                                                     lease=job.lease, markers=self.mq.markers)
             return self._by_lease[job.lease]
 
+    def _warm_up(self) -> None:
+        try:
+            self.ranking.order("0")
+        except Exception as e:  # noqa: BLE001 - the first command tries again
+            log.warning("%s could not read the federation's members yet: %s", self.host, e)
+
     # ---- the three modes -------------------------------------------------
     def exclusive(self, job: Job) -> str:
-        """Claim and run; returns what happened: won / lost / done / error."""
+        """Claim and run; returns what happened: won / lost / done / error / deferred."""
+        if self.window and job.source == "live":
+            try:
+                order = self.ranking.order(job.ts)
+            except Exception as e:  # noqa: BLE001 - no order: claim at once, as without it
+                log.warning("%s cannot rank the Pis (%s); claiming at once", self.host, e)
+                order = []
+            k = order.index(self.mq.user_id) if order else 0
+            if k:
+                return self._defer(job, k, order[:k])
+        return self._claim(job)
+
+    def _defer(self, job: Job, k: int, ahead: list[str]) -> str:
+        """Not first in line: claim after k x window unless a pin shows up first."""
+        with self._lock:
+            seen = self._pins_seen.get(job.ts)
+            if seen is None:
+                self._watches[job.ts] = _Watch(job, "preferred", time.time() + k * self.window,
+                                               ahead=ahead)
+        if seen == "removed":  # it ran and was released before this Pi got the message
+            return "done"
+        if seen == "added":  # someone holds it: watch it as a lost claim does
+            self._arm(job, "takeover", time.time() + (job.lease or self.lease))
+            return "lost"
+        log.info("%s %s %r: number %d in line; claiming in %.1fs unless another Pi does",
+                 self.host, job.ts, job.label, k + 1, k * self.window)
+        self._wake.set()
+        return "deferred"
+
+    def _claim(self, job: Job) -> str:
         started = time.monotonic()
         try:
             claim = self._mq(job).claim(job.ts)
@@ -133,19 +261,28 @@ class Guard:
         return time.time() + (job.lease or self.lease)
 
     # ---- events from the transport --------------------------------------
-    def pin_added(self, ts: str) -> None:
+    def pin_added(self, ts: str, user: str | None = None) -> None:
+        if user:
+            self.ranking.alive(user)
         with self._lock:
+            self._seen_pin(ts, "added")
             watch = self._watches.get(ts)
             if watch and watch.kind == "no_taker":
                 watch.cancelled = True
                 del self._watches[ts]
+            elif watch and watch.kind == "preferred":  # claimed by a Pi before this one
+                job = watch.job
+                if user in watch.ahead:  # the Pis before the claimer let their turn pass
+                    self.ranking.suspect(watch.ahead[:watch.ahead.index(user)])
+                self._watches[ts] = _Watch(job, "takeover", time.time() + (job.lease or self.lease))
 
     def pin_removed(self, ts: str) -> None:
         with self._lock:
+            self._seen_pin(ts, "removed")
             watch = self._watches.get(ts)
             if not watch:
                 return
-            if watch.kind == "takeover":
+            if watch.kind in ("takeover", "preferred"):
                 del self._watches[ts]  # the holder finished and released
                 return
             if watch.kind == "turn":
@@ -153,6 +290,13 @@ class Guard:
         self._wake.set()
 
     # ---- internals -------------------------------------------------------
+    def _seen_pin(self, ts: str, what: str) -> None:
+        """Remember recent pin events (under the lock): they may beat the message here."""
+        if self._pins_seen.get(ts) != "removed":
+            self._pins_seen[ts] = what
+        while len(self._pins_seen) > 2000:
+            self._pins_seen.popitem(last=False)
+
     def _run_claimed(self, job: Job, claim) -> None:
         started = time.monotonic()
         self._in_flight[job.ts] = job
@@ -206,18 +350,31 @@ class Guard:
 
     def _fire(self, watch: _Watch) -> None:
         job = watch.job
-        if time.time() > job.expires_at and watch.kind in ("retry", "no_taker"):
+        if time.time() > job.expires_at and watch.kind in ("retry", "no_taker", "preferred"):
             log.warning("%s %s %r gave up: older than max_command_age", self.host, job.ts,
                         job.label)
             return
-        if watch.kind in ("retry", "no_taker"):
-            self.exclusive(job)
+        if watch.kind == "preferred":  # off the watch thread: claims and handlers take time
+            threading.Thread(target=self._claim_after_wait, args=(watch,), daemon=True,
+                             name="preferred-claim").start()
+        elif watch.kind in ("retry", "no_taker"):
+            self._claim(job)
         elif watch.kind == "turn":
             if not watch.freed:  # the lease ran out with the turn still held
                 self._free_stale_turn(job)
             self.sequential(job)
         elif watch.kind == "takeover":
             self._take_over(job)
+
+    def _claim_after_wait(self, watch: _Watch) -> None:
+        job = watch.job
+        log.info("%s %s %r: no claim within %.1fs; claiming", self.host, job.ts, job.label,
+                 len(watch.ahead) * self.window)
+        try:
+            if self._claim(job) == "won":
+                self.ranking.suspect(watch.ahead)  # first in line, and did not claim
+        except Exception:  # noqa: BLE001 - as in the watch loop
+            log.exception("%s %s preferred claim failed", self.host, job.ts)
 
     def _free_stale_turn(self, job: Job) -> None:
         try:

@@ -1,0 +1,1 @@
+"""`make bench`: Troupe measured on the emulators (bench/results.md; `python -m bench -h`)."""
