@@ -71,6 +71,10 @@ def test_chat_names_authors_links_answers_and_explains_takeover_bids():
     assert protocol["kind"] == "protocol" and "pi-2 bids to take over" in protocol["text"]
     assert command["pinned_by"] == "pi-1"
     assert events[-1]["type"] == "activity" and "pi-1 pinned" in events[-1]["text"]
+    firing = {"ts": "3.0", "user": "U1", "bot_id": "B1",
+              "text": "fire schedule k3x9 2026-12-01T07:00:00+00:00 once: toggle dining light"}
+    shown = chat.apply({"type": "message_posted", "message": firing})[0]["message"]
+    assert shown["kind"] == "protocol" and shown["text"].endswith(": toggle dining light")
 
 
 def test_the_households_settings_pass_every_plugins_check(tmp_path):
@@ -171,6 +175,18 @@ def test_a_killed_pi_is_offline_and_the_house_still_answers(demo):
     assert [a["author"] for a in answer] == ["pi-2"]
     demo.post("/api/pis/pi-1/restart")
     demo.wait_online()
+
+
+def test_a_pi_cut_off_from_slack_is_shown_and_the_others_answer(demo):
+    demo.wait_online()
+    demo.post("/api/pis/pi-2/cut_off")
+    demo.wait_for(lambda s: demo.pi(s, "pi-2")["state"] == "cut off", 10, "pi-2 cut off")
+    ts = demo.post("/api/say", {"text": "toggle dining light"})["ts"]
+    answer = demo.wait_for(lambda s: demo.answers(s, ts), 20, "an answer")
+    assert [a["author"] for a in answer] == ["pi-1"]
+    demo.post("/api/pis/pi-2/restore")
+    demo.wait_online()
+    assert len(demo.answers(demo.state(), ts)) == 1
 
 
 def test_a_pi_killed_mid_command_is_taken_over(demo):

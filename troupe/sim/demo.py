@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import re
 import shutil
 import signal
@@ -28,7 +29,7 @@ import troupe
 from troupe.sim.demo_chat import Chat
 from troupe.sim.demo_gpio import GpioWatch
 from troupe.sim.demo_hosts import Pi
-from troupe.sim.demo_house import HUE_GROUPS, HUE_LIGHTS, House, sim_gpio_available
+from troupe.sim.demo_house import HUE_GROUPS, HUE_LIGHTS, LEASE_S, House, sim_gpio_available
 from troupe.sim.demo_setup import checked_plugin_config, feed_tap, house_view
 from troupe.sim.demo_source import LocalSource, make_local_source
 from troupe.sim.demo_web import HOSTS_KEY, DemoError, Page, build_app
@@ -43,8 +44,8 @@ class Demo:
     """Every part of the demo, run on one asyncio loop (the emulators have their own threads)."""
 
     def __init__(self, hosts: int = 3, port: int = 8080, workdir: Path | None = None,
-                 rate_limits: str = "off", out: TextIO = sys.stdout) -> None:
-        self.hosts, self.port, self.rate_limits, self.out = hosts, port, rate_limits, out
+                 rate_limits: str = "off") -> None:
+        self.hosts, self.port, self.rate_limits = hosts, port, rate_limits
         self.keep_workdir = workdir is not None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="troupe-demo-")).resolve()
         self.house = House.detect(hosts, self.workdir)
@@ -66,6 +67,7 @@ class Demo:
         self.ws: Any = None
         self.hue: Any = None
         self.chat: Chat | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -121,8 +123,9 @@ class Demo:
         try:
             await site.start()
         except OSError as e:
-            raise DemoError(f"cannot serve on 127.0.0.1:{self.port} ({e.strerror}); "
-                            "is another demo running? Try --port 0 for any free port") from e
+            why = "it is in use" if e.errno == errno.EADDRINUSE else e.strerror
+            raise DemoError(f"cannot serve on 127.0.0.1:{self.port}: {why}. Is another demo "
+                            "running? --port 0 picks any free port") from e
         port = self._runner.addresses[0][1]
         app[HOSTS_KEY].update({f"127.0.0.1:{port}", f"localhost:{port}"})
         self.url = f"http://127.0.0.1:{port}/"
@@ -170,7 +173,7 @@ class Demo:
             "update": {"current": self.source.current, "newer": self.source.newer,
                        "command": f"update to {self.source.newer}"} if self.source else None,
             "trap": self.trap_armed,
-            "lease_s": self.pis and next(iter(self.pis.values())).config["troupe"]["lease"],
+            "lease_s": LEASE_S,
             "ready_s": round(self.ready_s, 2) if self.ready_s else None,
         }
 
@@ -329,9 +332,8 @@ class Demo:
             await pi.kill()
             await asyncio.to_thread(self.ws.restore, name)
             about = self.chat._about(ts) if self.chat else "the command"
-            lease = pi.config["troupe"]["lease"]
             self._note(f"{name} claimed {about} and lost power mid-command. Its pin stays; "
-                       f"about {lease} s after the claim another Pi takes over.")
+                       f"about {LEASE_S} s after the claim another Pi takes over.")
             self.page.send({"type": "trap", "armed": False})
             self._send_pis()
 
@@ -393,7 +395,7 @@ async def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    demo = Demo(args.hosts, args.port, args.workdir, args.rate_limits, out)
+    demo = Demo(args.hosts, args.port, args.workdir, args.rate_limits)
     code = 0
     try:
         await demo.start()
@@ -416,7 +418,8 @@ async def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         code = 1
     finally:
         await demo.stop()
-    print("Stopped: every Pi and emulator has ended.", file=out)
+    if code == 0:
+        print("Stopped: every Pi and emulator has ended.", file=out)
     return code
 
 

@@ -26,6 +26,7 @@ REPLY_EVENT = "troupe_reply"
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _EMOJI_CODE = re.compile(r":([a-z0-9_+-]+):")
 _TAKEOVER = re.compile(r"^slackmq-takeover (\S+) of (\S+)@")  # slackmq's election bids
+_FIRING = re.compile(r"^fire schedule (\S+) \S+ (\S+): (.*)$", re.S)  # the schedules plugin's
 
 
 def emoji(name: str) -> str:
@@ -90,6 +91,11 @@ class Chat:
         }
         for r in msg.get("reactions") or []:
             out["reactions"].append(self._reaction(r["name"], r.get("users", [])))
+        firing = _FIRING.match(out["text"])
+        if firing:
+            out["kind"] = "protocol"
+            out["text"] = (f"⏰ Slack posted schedule {firing.group(1)} ({firing.group(2)}), "
+                           f"whichever Pis are alive: {firing.group(3)}")
         bid = _TAKEOVER.match(msg.get("text", ""))
         if bid:
             taker, holder = self.name(bid.group(1)), self.name(bid.group(2))

@@ -58,6 +58,8 @@ HINTS = (
     ("dim lounge to 30%", "brightness on a Hue light", "lights"),
     ("goodnight", "an alias for a scene: one command posts three", "scenes"),
     ("switch garden on for 10 seconds", "Slack itself posts the switch back", "lights"),
+    ("in 15 seconds toggle dining light", "a schedule: Slack posts it, whichever Pis live",
+     "schedules"),
     ("lights", "one answer gathered from every Pi", "lights"),
     ("sensors", "readings from the Pis the sensors are wired to", "sensors"),
     ("help", "every command the Pis know", "core"),
@@ -88,7 +90,7 @@ class House:
 
     @classmethod
     def detect(cls, hosts: int, workdir: Path) -> House:
-        wanted = ("lights", "sensors", "scenes", "update")
+        wanted = ("lights", "sensors", "scenes", "schedules", "update")
         return cls(hosts, [p for p in wanted if plugin_available(p)], Path(workdir))
 
     @property
