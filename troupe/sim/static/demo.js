@@ -307,7 +307,6 @@ function apply(event) {
       Object.assign(state, {
         activity: event.activity, pis: event.pis, house: event.house, hints: event.hints,
         update: event.update, trap: event.trap, notes: event.notes, lease: event.lease_s || 6,
-        version: event.version,
       });
       $("channel").textContent = event.channel;
       $("say").placeholder = `Message #${event.channel}`;
