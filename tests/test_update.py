@@ -1,0 +1,271 @@
+"""The update plugin's parts, in process: settings, commands, threads, watchdog, supervisor.
+
+The whole rollout, with real `troupe run` processes, is tests/test_update_e2e.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from troupe_plugins import _update_state as state
+from troupe_plugins import _update_thread as thread
+from troupe_plugins._update_canary import DOWN, UP, Canary
+from troupe_plugins._update_config import check_update
+from troupe_plugins._update_release import Releases, Watchdog
+from troupe_plugins.update import Update
+
+from troupe.commands import best_match, commands_of
+from troupe.releases import ReleaseError, ReleaseRoot
+from troupe.sim.supervisor import Service
+from troupe.testing import wait_for
+
+GIT = ["git", "-c", "user.name=T", "-c", "user.email=t@example.org", "-c", "tag.gpgsign=false",
+       "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"]
+
+
+# ---- settings --------------------------------------------------------------------------
+def keys(raw: dict[str, Any]) -> dict[str, str]:
+    return {p.key: p.expected for p in Update.check(raw, "pi-1")}
+
+
+def test_settings_are_checked_by_key():
+    assert keys({"update": {"url": "https://example.org/troupe.git"}}) == {}
+    assert keys({"update": {"source": "index"}}) == {}
+    problems = keys({"update": {"source": "svn", "root": "opt", "deadline": -1, "keep": 1.5,
+                                "colour": "red", "reuse_site_packages": "yes"}})
+    assert set(problems) == {"update.source", "update.root", "update.deadline", "update.keep",
+                             "update.colour", "update.reuse_site_packages"}
+    assert "absolute path" in problems["update.root"]
+    assert "unknown key" in problems["update.colour"]
+    assert set(keys({"update": {}})) == {"update.url"}  # git is the default source
+    assert set(keys({"update": {"url": "--upload-pack=evil"}})) == {"update.url"}
+    assert set(keys({"update": {"source": "index", "index_url": "file:///x"}})) == {
+        "update.index_url"}
+    assert set(keys({"update": "git"})) == {"update"}
+    settings, problems = check_update({"update": {"url": "/srv/troupe.git", "deadline": 20}})
+    assert problems == [] and settings.deadline == 20 and settings.root == Path("/opt/troupe")
+    assert settings.lease == 50  # a turn may last the deadline and a margin
+    assert "more than update.deadline (60 s)" in keys({"update": {"url": "/x", "lease": 30}})[
+        "update.lease"]
+
+
+# ---- commands --------------------------------------------------------------------------
+@pytest.mark.parametrize("text, name, args", [
+    ("update", "update", {}),
+    ("update to v4", "update", {"version": "v4"}),
+    ("update v4", "update", {"version": "v4"}),
+    ("update --canary", "update", {"canary": "--canary"}),
+    ("update to v4 canary", "update", {"version": "v4", "canary": "canary"}),
+    ("update prepare v4", "prepare", {"version": "v4"}),
+    ("update rollout v4 --canary", "rollout", {"version": "v4", "canary": "--canary"}),
+    ("rollback", "rollback", {}),
+    ("version", "version", {}),
+])
+def test_commands(text, name, args):
+    match = best_match(text, commands_of(Update))
+    assert match is not None and match.spec.name == name and match.args == args
+
+
+def test_modes_and_the_turns_lease(tmp_path):
+    modes = {s.name: s.mode for s in commands_of(Update)}
+    assert modes == {"update": "exclusive", "prepare": "broadcast", "rollout": "sequential",
+                     "rollback": "sequential", "version": "broadcast"}
+    host = SimpleNamespace(name="pi-1", config=SimpleNamespace(path=None))
+    Update(host, {}, {"update": {"url": "/x", "root": str(tmp_path), "lease": 75}})
+    leases = {s.name: s.lease for s in commands_of(Update) if s.mode == "sequential"}
+    assert leases == {"rollout": 75, "rollback": 75}
+
+
+# ---- versions come from the configured source only ---------------------------------------
+@pytest.fixture
+def origin(tmp_path: Path) -> Path:
+    repo = tmp_path / "origin"
+    repo.mkdir()
+    for args in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "x"], ["tag", "v1"],
+                 ["tag", "v2"], ["tag", "v10"], ["tag", "nightly"]):
+        subprocess.run([*GIT, "-C", str(repo), *args], check=True, capture_output=True)
+    return repo
+
+
+def test_chat_picks_only_among_what_the_source_offers(tmp_path, origin):
+    settings, _ = check_update({"update": {"url": str(origin), "root": str(tmp_path / "opt")}})
+    releases = Releases(settings, None)
+    assert releases.offered(None) == "v10"  # the newest, in version order
+    assert releases.offered("v2") == "v2"
+    for asked in ("v9", "nightly", "--upload-pack=touch /tmp/x", "../v1"):
+        with pytest.raises(ReleaseError, match="offered: v1, v2, v10"):
+            releases.offered(asked)
+
+
+def test_credentials_in_a_url_never_reach_chat():
+    from troupe_plugins._update_release import safe
+    assert safe("fatal: could not read https://bot:ghp_s3cret@github.com/x.git") == (
+        "fatal: could not read https://github.com/x.git")
+
+
+# ---- reading a rollout's thread ----------------------------------------------------------
+class FakeWeb:
+    def __init__(self, messages: list[dict[str, Any]], members: dict[str, dict[str, Any]]):
+        self.messages = messages
+        self.members = members
+        self.posted: list[dict[str, Any]] = []
+
+    def conversations_replies(self, **kw: Any) -> dict[str, Any]:
+        return {"messages": self.messages}
+
+    def conversations_members(self, **kw: Any) -> dict[str, Any]:
+        return {"members": list(self.members)}
+
+    def users_info(self, user: str) -> dict[str, Any]:
+        return {"user": self.members[user]}
+
+    def chat_postMessage(self, **kw: Any) -> dict[str, Any]:  # noqa: N802 - slack_sdk's name
+        self.posted.append(kw)
+        return {"ts": f"9.{len(self.posted)}"}
+
+
+def bot(user: str, text: str, command_ts: str, kind: str | None, **fields: Any) -> dict:
+    payload = {"command_ts": command_ts, "host": MEMBERS[user]["name"], **fields}
+    if kind:
+        payload["update"] = kind
+    return {"ts": f"2.{len(text)}", "user": user, "bot_id": "B" + user, "text": text,
+            "metadata": {"event_type": "troupe_reply", "event_payload": payload}}
+
+
+MEMBERS = {"UA": {"name": "pi-a", "is_bot": True}, "UB": {"name": "pi-b", "is_bot": True},
+           "UC": {"name": "pi-c", "is_bot": True}, "UH": {"name": "alice", "is_bot": False}}
+
+
+def test_thread_is_read_from_bot_posts_only():
+    rollout = "1.5"
+    messages = [
+        {"ts": "1.0", "user": "UH", "text": "update to v2"},
+        bot("UA", "Preparing v2", "1.0", "plan", to="v2"),
+        bot("UA", "pi-a ready", "1.0", "ready"),
+        bot("UB", "pi-b cannot use v2", "1.0", "unready", why="broken"),
+        bot("UA", "pi-a now on v2 (took 3 s)", rollout, "done", to="v2", seconds=3.2,
+            **{"from": "v1"}),
+        bot("UB", "pi-b: already on v2", rollout, "skipped", why="already on v2"),
+        bot("UB", "<@UC> stopped answering while running `update rollout v2`.", rollout, None),
+        bot("UB", "pi-b now on v9", "7.7", "done", to="v9"),  # about another command
+        {"ts": "3.0", "user": "UH", "text": "halt", "metadata": {
+            "event_type": "troupe_reply", "event_payload": {"command_ts": rollout,
+                                                             "update": "halt"}}},
+    ]
+    host = SimpleNamespace(web=FakeWeb(messages, MEMBERS), channel_id="C1", name="pi-a")
+    view = thread.read(host, "1.0", rollout)
+    assert view.plan["to"] == "v2" and view.halt is None  # a person cannot halt by typing
+    assert set(view.ready) == {"UA", "UB"} and view.ready["UB"]["why"] == "broken"
+    assert set(view.reports) == {"UA", "UB"} and view.interrupted == {"UC"}
+    members = thread.pis(host)
+    assert members == {"UA": "pi-a", "UB": "pi-b", "UC": "pi-c"}
+    text = thread.summary(view, members, 31.4, "Rollout of v2")
+    assert text == ("Rollout of v2 done in 31 s:\n• pi-a: v1 → v2 in 3 s\n"
+                    "• pi-b: already on v2\n"
+                    "• pi-c: stopped answering during its turn; not done (check it)")
+    view.interrupted.clear()  # pi-c has not had its turn yet: no summary
+    assert thread.summary(view, members, 1, "Rollout of v2") is None
+
+
+# ---- the watchdog --------------------------------------------------------------------------
+def fake_root(path: Path, current: str, previous: str) -> ReleaseRoot:
+    root = ReleaseRoot(path)
+    for version in (current, previous):
+        (root.release_dir(version)).mkdir(parents=True)
+        (root.release_dir(version) / "RELEASE").write_text("{}")
+    root.switch(previous)
+    root.switch(current)
+    return root
+
+
+def test_watchdog_rolls_back_a_release_that_does_not_answer(tmp_path):
+    root = fake_root(tmp_path / "opt", "v2", "v1")
+    settings, _ = check_update({"update": {"url": "/x", "root": str(root.path)}})
+    step = state.Step("update", "1.5", "1.0", "v2", "v1", switched_at=time.time())
+    state.save(root.path, step)
+    restarts: list[str] = []
+    exits: list[int] = []
+    dog = Watchdog(root.path, Releases(settings, None), 0.3, restarts.append, exits.append)
+    dog.arm(step)
+    assert dog.fired.wait(5)
+    assert root.current_version() == "v1" and root.failed("v2")
+    assert "did not come back and answer within 0 s" in state.load(root.path).reason
+    assert restarts and "rolled back to v1" in restarts[0]
+    # the new process that did answer: the watchdog leaves it alone
+    root.switch("v2")
+    state.save(root.path, state.Step("update", "1.6", "1.0", "v2", "v1", phase="reported"))
+    dog.fire()
+    assert root.current_version() == "v2" and len(restarts) == 1
+
+
+def test_running_release_is_where_the_code_was_loaded_from(tmp_path, monkeypatch):
+    site = tmp_path / "opt" / "releases" / "v2" / "venv" / "lib" / "troupe_plugins"
+    monkeypatch.setattr(state, "_LOADED_FROM", site / "_update_state.py")
+    assert state.running_release(tmp_path / "opt") == "v2"
+    assert state.running_release(tmp_path / "elsewhere") is None
+    assert state.running_label(tmp_path / "elsewhere").endswith("(not a release)")
+
+
+# ---- the canary's vote ---------------------------------------------------------------------
+def test_only_authorized_votes_count():
+    plugin = SimpleNamespace(config={"auth": {"users": ["UBOSS"]}}, host=None)
+    canary = Canary(plugin)
+    reactions = [{"name": "+1", "users": ["UGUEST"]}, {"name": "-1", "users": ["UGUEST"]},
+                 {"name": "thumbsup", "users": ["UBOSS"]}]
+    assert canary.vote(reactions, UP) == "UBOSS"
+    assert canary.vote(reactions, DOWN) is None
+    open_house = SimpleNamespace(config={}, host=SimpleNamespace(web=FakeWeb([], MEMBERS)))
+    assert Canary(open_house).vote([{"name": "-1", "users": ["UA", "UH"]}], DOWN) == "UH"
+
+
+# ---- the service manager stand-in ----------------------------------------------------------
+def script(root: ReleaseRoot, version: str, body: str) -> None:
+    path = root.release_dir(version) / "venv" / "bin" / "troupe"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\necho {version} >> \"$RUNS\"\n{body}\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+def runs(path: Path) -> list[str]:
+    return path.read_text().split() if path.exists() else []
+
+
+def test_supervisor_rolls_back_after_repeated_failed_starts(tmp_path):
+    root = fake_root(tmp_path / "opt", "v2", "v1")
+    script(root, "v1", "exec sleep 30")
+    script(root, "v2", "exit 1")  # starts and dies: broken in a way the check did not see
+    log = tmp_path / "runs"
+    svc = Service("pi-1", root.path, ["run"], log_path=tmp_path / "log", restart_sec=0.05,
+                  env={**os.environ, "RUNS": str(log)})
+    svc.start()
+    try:
+        wait_for(lambda: runs(log) == ["v2", "v2", "v2", "v1"], 10, "the rollback")
+        assert svc.exits == [1, 1, 1] and svc.rollbacks == ["v1"]
+        assert root.current_version() == "v1" and root.failed("v2") and svc.running
+    finally:
+        assert svc.kill() == -9
+    assert not svc.running and runs(log) == ["v2", "v2", "v2", "v1"]  # a power cut: no restart
+
+
+def test_supervisor_restarts_at_once_on_75_without_counting_a_failure(tmp_path):
+    root = fake_root(tmp_path / "opt", "v2", "v1")
+    flag = tmp_path / "switched"
+    script(root, "v2", f'[ -e {flag} ] && exec sleep 30\ntouch {flag}\nexit 75')
+    log = tmp_path / "runs"
+    svc = Service("pi-1", root.path, ["run"], log_path=tmp_path / "log", restart_sec=5,
+                  start_limit_burst=1, env={**os.environ, "RUNS": str(log)})
+    svc.start()
+    try:
+        wait_for(lambda: len(runs(log)) == 2 and svc.running, 5, "the restart")
+        assert svc.exits == [75] and svc.rollbacks == [] and root.current_version() == "v2"
+    finally:
+        assert svc.stop(5) == -15
+    assert json.loads(json.dumps(svc.exits)) == [75, -15]

@@ -1,0 +1,372 @@
+"""Issue 6 end to end: rolling updates of three real `troupe run` processes.
+
+Each Pi runs from its own release root (`<root>/current/venv/bin/troupe run`)
+under troupe.sim.supervisor, which plays systemd: it starts the new release
+when a Pi exits with 75 and rolls back after repeated failed starts. The
+release source is a local git repository made from this project's HEAD (plus
+this working tree's update plugin) with four tags:
+
+    v1, v2, v4  good releases (pyproject version 1.0, 2.0, 4.0)
+    v3          broken: the core plugin raises at import, so `troupe check` fails
+
+No network: releases are built with reuse_site_packages (the test's packages).
+The scenarios share one federation and run in order.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import tarfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from slack_sdk import WebClient
+
+from troupe.releases import GitSource, ReleaseRoot
+from troupe.sim.supervisor import Service
+from troupe.testing import Federation, dump_toml, wait_for
+
+pytestmark = pytest.mark.multihost
+
+PROJECT = Path(__file__).resolve().parents[1]
+PROBE = Path(__file__).resolve().parent / "plugins"
+LEASE = 10  # s: [troupe] lease, and a rollout turn's (longer than switch + restart + report)
+DEADLINE = 8  # s: a switched Pi must report within this, before the lease ends
+GIT = ["git", "-c", "user.name=Test", "-c", "user.email=t@example.org",
+       "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", "-c", "init.defaultBranch=main"]
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run([*GIT, "-C", str(repo), *args], check=True, capture_output=True, timeout=60)
+
+
+def tag(repo: Path, version: str, broken: bool = False) -> None:
+    pyproject = repo / "pyproject.toml"
+    pyproject.write_text(re.sub(r'(?m)^version = "[^"]*"', f'version = "{version[1:]}.0"',
+                                pyproject.read_text(), count=1))
+    core = repo / "plugins" / "core.py"
+    text = core.read_text().split("\n# v3\n")[0]
+    core.write_text(text + ("\n# v3\nraise ImportError('v3 is broken on purpose')\n"
+                            if broken else ""))
+    git(repo, "commit", "-q", "-am", version)
+    git(repo, "tag", version)
+
+
+def make_source(dest: Path) -> Path:
+    """HEAD of this project as a git repository, the update plugin from this tree, 4 tags."""
+    dest.mkdir()
+    archive = subprocess.run(["git", "-C", str(PROJECT), "archive", "HEAD"], check=True,
+                             capture_output=True, timeout=60).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(dest, filter="data")
+    for mine in [PROJECT / "plugins" / "update.py", *PROJECT.glob("plugins/_update_*.py")]:
+        (dest / "plugins" / mine.name).write_bytes(mine.read_bytes())
+    git(dest, "init", "-q")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "troupe")
+    for version in ("v1", "v2", "v3", "v4"):
+        tag(dest, version, broken=version == "v3")
+    return dest
+
+
+class SupervisedFederation(Federation):
+    """Federation whose hosts run from release roots under a stand-in for systemd."""
+
+    def __init__(self, workdir: Path, roots: dict[str, Path], **kwargs: Any) -> None:
+        super().__init__(workdir, len(roots), **kwargs)
+        self.roots = roots
+        self.services: dict[str, Service] = {}
+
+    def start_host(self, name: str, wait: bool = True) -> None:
+        path = self.config_path(name)
+        path.write_text(dump_toml(self.config_for(name)))
+        log_path = self.workdir / f"{name}.log"
+        log_path.touch()
+        self._logs[name] = (None, log_path, log_path.stat().st_size)
+        env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock",
+               "PYTHONUNBUFFERED": "1", **self.env}
+        self.services[name] = Service(name, self.roots[name], ["run", "--config", str(path)],
+                                      log_path=log_path, env=env, cwd=self.workdir)
+        self.services[name].start()
+        if wait:
+            self.wait_ready(name)
+
+    def wait_ready(self, name: str, timeout: float = 30.0) -> None:
+        wait_for(lambda: " ready: " in self.log(name, since_start=True), timeout,
+                 f"{name} to connect")
+
+    def kill(self, name: str) -> None:
+        self.services[name].kill()
+
+    def stop(self) -> None:
+        with ThreadPoolExecutor(len(self.services) or 1) as pool:
+            list(pool.map(lambda s: s.stop(5), self.services.values()))
+        if self._started:
+            self.ws.stop()
+            self._started = False
+
+
+@pytest.fixture(scope="module")
+def house(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("update-e2e")
+    repo = make_source(tmp / "source")
+    names = ["pi-1", "pi-2", "pi-3"]
+    roots = {name: tmp / name / "opt-troupe" for name in names}
+
+    def install(name: str) -> None:
+        root = ReleaseRoot(roots[name], GitSource(str(repo)), reuse_site_packages=True)
+        root.build("v1")
+        root.switch("v1")
+
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(install, names))
+    probe_log = tmp / "probe.log"
+    host_config = {name: {"update": {"root": str(roots[name])}} for name in names}
+    fed = SupervisedFederation(
+        tmp / "fed", roots, plugins=["update", "probe"], plugin_paths=[PROBE],
+        config={"troupe": {"lease": LEASE, "no_taker_wait": 2},
+                "probe": {"log": str(probe_log)},
+                "update": {"source": "git", "url": str(repo), "deadline": DEADLINE,
+                           "lease": LEASE, "reuse_site_packages": True}},
+        host_config=host_config)
+    fed.probe_log = probe_log
+    with fed:
+        yield fed
+        print(fed.logs())
+        dump(fed)
+
+
+# ---- helpers -------------------------------------------------------------------------
+def dump(fed: Federation) -> None:
+    """The channel and its threads, for a failing test's output."""
+    for m in fed.ws.messages():
+        print("##", m["ts"], m.get("text", "")[:200].replace("\n", " | "))
+        replies = fed.ws.messages(thread_ts=m["ts"]) if m.get("reply_count") else []
+        for r in (r for r in replies if r["ts"] != m["ts"]):
+            text = r.get("text", "")[:300].replace("\n", " | ")
+            print("##   ", r["ts"], fed.host_of(r), text)
+
+
+def kind(message: dict[str, Any]) -> str | None:
+    return ((message.get("metadata") or {}).get("event_payload") or {}).get("update")
+
+
+def thread_of(fed: Federation, ts: str, what: str | None = None) -> list[dict[str, Any]]:
+    return [m for m in fed.bot_messages(thread_ts=ts) if what is None or kind(m) == what]
+
+
+def rollout_post(fed: Federation, after: str, version: str, timeout: float = 60) -> str:
+    """The `update rollout <version>` a Pi posts once every Pi is ready."""
+    def find() -> str | None:
+        for m in fed.bot_messages(after=after):
+            if m.get("text", "").startswith(f"update rollout {version}"):
+                return m["ts"]
+        return None
+    return wait_for(find, timeout, f"update rollout {version}")
+
+
+def summary(fed: Federation, ts: str, timeout: float) -> dict[str, Any]:
+    return wait_for(lambda: thread_of(fed, ts, "summary")[:1], timeout, "the summary")[0]
+
+
+def releases(fed: SupervisedFederation) -> dict[str, str | None]:
+    return {n: ReleaseRoot(r).current_version() for n, r in fed.roots.items()}
+
+
+def versions_answered(fed: Federation) -> dict[str, str]:
+    ts = fed.say("version")
+    answers = wait_for(lambda: len(fed.answers_to(ts)) >= 3 and fed.answers_to(ts), 20,
+                       "every Pi's version")
+    return {fed.host_of(m): m["text"] for m in answers}
+
+
+class Away:
+    """Samples the emulator's Socket Mode connections: how many Pis are offline at once."""
+
+    def __init__(self, fed: Federation) -> None:
+        self.fed = fed
+        self.most = 0
+        self.seen: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            away = [n for n in self.fed.host_names if self.fed.ws.connections(n) == 0]
+            self.seen.update(away)
+            self.most = max(self.most, len(away))
+
+    def __enter__(self) -> Away:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class Stream:
+    """A person posting `count N` every 0.5 s."""
+
+    def __init__(self, fed: Federation, start: int) -> None:
+        self.fed = fed
+        self.n = start
+        self.posted: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.posted[self.n] = self.fed.say(f"count {self.n}")
+            self.n += 1
+            self._stop.wait(0.5)
+
+    def __enter__(self) -> Stream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def waits(self) -> dict[int, float]:
+        """Seconds from each command to its first answer (fails if one has none)."""
+        def answered() -> bool:
+            return all(self.fed.answers_to(ts) for ts in self.posted.values())
+        wait_for(answered, 20, "an answer to every count")
+        return {n: float(self.fed.answers_to(ts)[0]["ts"]) - float(ts)
+                for n, ts in self.posted.items()}
+
+
+# ---- the scenarios ---------------------------------------------------------------------
+def test_update_to_v2_while_commands_keep_running(house):
+    fed = house
+    assert versions_answered(fed) == {n: f"{n}: v1" for n in fed.host_names}
+    started = time.monotonic()
+    with Away(fed) as away, Stream(fed, 1000) as stream:
+        ts = fed.say("update to v2")
+        rollout = rollout_post(fed, ts, "v2")
+        done = summary(fed, rollout, 90)
+    took = time.monotonic() - started
+    waits = stream.waits()
+    runs = fed.probe_log.read_text().split("\n")
+    for n in stream.posted:
+        assert sum(line.startswith(f"count {n} ") for line in runs) == 1, n
+    print(f"\nupdate to v2: {took:.1f} s for 3 Pis; {len(waits)} commands, "
+          f"max wait {max(waits.values()):.2f} s; at most {away.most} Pi(s) away at once")
+    assert max(waits.values()) <= 5.0, waits
+    assert away.most == 1 and away.seen == set(fed.host_names)  # each went, one at a time
+    assert releases(fed) == {n: "v2" for n in fed.host_names}
+    assert versions_answered(fed) == {n: f"{n}: v2; previous v1" for n in fed.host_names}
+    for name in fed.host_names:
+        assert re.search(rf"• {name}: v1 → v2 in \d+ s", done["text"]), done["text"]
+        assert fed.services[name].exits == [75]
+    reports = thread_of(fed, rollout, "done")
+    assert sorted(fed.host_of(m) for m in reports) == fed.host_names
+    assert all(re.fullmatch(r"pi-\d now on v2 \(took \d+ s\)", m["text"]) for m in reports)
+
+
+def test_update_to_broken_v3_halts_before_any_pi_leaves(house):
+    fed = house
+    starts = {n: s.starts for n, s in fed.services.items()}
+    ts = fed.say("update to v3")
+    halt = wait_for(lambda: thread_of(fed, ts, "halt")[:1], 60, "the halt")[0]
+    assert "Not rolling out v3" in halt["text"] and "health check failed" in halt["text"]
+    assert "v3 is broken on purpose" in halt["text"] and "No Pi switched" in halt["text"]
+    assert "Rollout halted" in halt["text"]
+    assert not any(m.get("text", "").startswith("update rollout v3")
+                   for m in fed.bot_messages(after=ts))
+    assert len(thread_of(fed, ts, "unready")) == 3
+    assert releases(fed) == {n: "v2" for n in fed.host_names}
+    assert {n: s.starts for n, s in fed.services.items()} == starts  # nobody restarted
+
+
+def step_of(fed: SupervisedFederation, name: str) -> dict[str, Any]:
+    try:
+        return json.loads((fed.roots[name] / "update-state.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def test_a_pi_killed_during_its_turn_is_passed_over_and_reported(house):
+    fed = house
+    ts = fed.say("update to v4")
+    rollout = rollout_post(fed, ts, "v4")
+
+    def switching() -> str | None:
+        return next((n for n in fed.host_names if step_of(fed, n).get("ts") == rollout), None)
+
+    victim = wait_for(switching, 30, "the first turn", interval=0.01)
+    fed.kill(victim)  # a power cut in the middle of its update: switched, not yet back
+    killed = time.monotonic()
+    assert ReleaseRoot(fed.roots[victim]).current_version() == "v4"
+    done = summary(fed, rollout, 4 * LEASE + 30)
+    print(f"\n{victim} killed; the rollout went on after {time.monotonic() - killed:.1f} s")
+    assert re.search(rf"• {victim}: stopped answering during its turn", done["text"])
+    others = [n for n in fed.host_names if n != victim]
+    for name in others:
+        assert re.search(rf"• {name}: v2 → v4 in \d+ s", done["text"]), done["text"]
+        assert ReleaseRoot(fed.roots[name]).current_version() == "v4"
+    user = next(a["bot_user_id"] for a in fed.ws.apps if a["name"] == victim)
+    notes = [m["text"] for m in fed.bot_messages(thread_ts=rollout)]
+    assert any(t.startswith(f"<@{user}> stopped answering") for t in notes), notes
+    fed.victim = victim
+
+
+def test_power_back_then_rollback(house):
+    fed = house
+    fed.start_host(fed.victim)  # it boots the release it switched to, long after its turn
+    rollout = step_of(fed, fed.victim)["ts"]
+    late = wait_for(lambda: [m for m in thread_of(fed, rollout, "done")
+                             if fed.host_of(m) == fed.victim][:1], 30, "the late report")[0]
+    assert re.fullmatch(rf"{fed.victim} now on v4 \(took \d+ s\)", late["text"])
+    ts = fed.say("rollback")
+    done = summary(fed, ts, 60)
+    for name in fed.host_names:
+        assert re.search(rf"• {name}: v4 → v2 in \d+ s", done["text"]), done["text"]
+    assert done["text"].startswith("Rollback done in")
+    assert releases(fed) == {n: "v2" for n in fed.host_names}
+
+
+def canary_report(fed: Federation, rollout: str) -> dict[str, Any]:
+    def find() -> list[dict[str, Any]]:
+        return [m for m in thread_of(fed, rollout, "done") if "Canary:" in m["text"]][:1]
+    return wait_for(find, 60, "the canary's report")[0]
+
+
+def test_canary_turned_down_then_approved(house):
+    fed = house
+    person = WebClient(token=fed.ws.user["token"], base_url=fed.ws.api_url)
+    rollout = rollout_post(fed, fed.say("update to v4 --canary"), "v4")
+    report = canary_report(fed, rollout)
+    canary = fed.host_of(report)
+    wait_for(lambda: sum(r["count"] for r in fed.ws.reactions(rollout)
+                         if r["name"] == "white_check_mark") == 3, 30, "every turn")
+    assert releases(fed) == {n: "v4" if n == canary else "v2" for n in fed.host_names}
+    person.reactions_add(channel=fed.ws.channel_id, timestamp=report["ts"], name="-1")
+    halt = wait_for(lambda: thread_of(fed, rollout, "halt")[:1], 30, "the halt")[0]
+    assert "turned the canary down" in halt["text"]
+    back = wait_for(lambda: thread_of(fed, rollout, "note")[:1], 30, "the canary back")[0]
+    assert re.fullmatch(rf"{canary} back on v2 \(took \d+ s\)", back["text"])
+    assert releases(fed) == {n: "v2" for n in fed.host_names}
+
+    rollout = rollout_post(fed, fed.say("update to v4 --canary"), "v4")
+    report = canary_report(fed, rollout)
+    canary = fed.host_of(report)
+    person.reactions_add(channel=fed.ws.channel_id, timestamp=report["ts"], name="+1")
+    approved = wait_for(lambda: thread_of(fed, rollout, "approved")[:1], 30, "the approval")[0]
+    rest = rollout_post(fed, approved["ts"], "v4")
+    done = summary(fed, rest, 60)
+    assert f"• {canary}: already on v4" in done["text"], done["text"]
+    for name in fed.host_names:
+        if name != canary:
+            assert re.search(rf"• {name}: v2 → v4 in \d+ s", done["text"]), done["text"]
+    assert releases(fed) == {n: "v4" for n in fed.host_names}
