@@ -4,10 +4,11 @@ Each Pi runs from its own release root (`<root>/current/venv/bin/troupe run`)
 under troupe.sim.supervisor, which plays systemd: it starts the new release
 when a Pi exits with 75 and rolls back after repeated failed starts. The
 release source is a local git repository made from this project's HEAD (plus
-this working tree's update plugin) with four tags:
+this working tree's update plugin) with five tags:
 
     v1, v2, v4  good releases (pyproject version 1.0, 2.0, 4.0)
     v3          broken: the core plugin raises at import, so `troupe check` fails
+    v5          broken where the check cannot see it: `troupe run` exits at once
 
 No network: releases are built with reuse_site_packages (the test's packages).
 The scenarios share one federation and run in order.
@@ -48,20 +49,30 @@ def git(repo: Path, *args: str) -> None:
     subprocess.run([*GIT, "-C", str(repo), *args], check=True, capture_output=True, timeout=60)
 
 
-def tag(repo: Path, version: str, broken: bool = False) -> None:
+BREAK = "\n# broken on purpose\n"
+
+
+def tag(repo: Path, version: str, broken: str = "") -> None:
+    """Tag `version` (pyproject version N.0); `broken`: "check" fails troupe check,
+    "run" passes it but `troupe run` exits at once."""
     pyproject = repo / "pyproject.toml"
     pyproject.write_text(re.sub(r'(?m)^version = "[^"]*"', f'version = "{version[1:]}.0"',
                                 pyproject.read_text(), count=1))
-    core = repo / "plugins" / "core.py"
-    text = core.read_text().split("\n# v3\n")[0]
-    core.write_text(text + ("\n# v3\nraise ImportError('v3 is broken on purpose')\n"
-                            if broken else ""))
+    core, cli = repo / "plugins" / "core.py", repo / "troupe" / "cli.py"
+    core.write_text(core.read_text().split(BREAK)[0])
+    cli.write_text(cli.read_text().replace(BREAK + '    raise SystemExit("v5 cannot run")', ""))
+    if broken == "check":
+        core.write_text(core.read_text() + BREAK + "raise ImportError('v3 is broken on purpose')\n")
+    if broken == "run":
+        head = "def cmd_run(args: argparse.Namespace) -> int:"
+        cli.write_text(cli.read_text().replace(head, head + BREAK +
+                                               '    raise SystemExit("v5 cannot run")'))
     git(repo, "commit", "-q", "-am", version)
     git(repo, "tag", version)
 
 
 def make_source(dest: Path) -> Path:
-    """HEAD of this project as a git repository, the update plugin from this tree, 4 tags."""
+    """HEAD of this project as a git repository, the update plugin from this tree, 5 tags."""
     dest.mkdir()
     archive = subprocess.run(["git", "-C", str(PROJECT), "archive", "HEAD"], check=True,
                              capture_output=True, timeout=60).stdout
@@ -72,8 +83,9 @@ def make_source(dest: Path) -> Path:
     git(dest, "init", "-q")
     git(dest, "add", "-A")
     git(dest, "commit", "-q", "-m", "troupe")
-    for version in ("v1", "v2", "v3", "v4"):
-        tag(dest, version, broken=version == "v3")
+    for version, broken in (("v1", ""), ("v2", ""), ("v3", "check"), ("v4", ""),
+                            ("v5", "run")):
+        tag(dest, version, broken)
     return dest
 
 
@@ -370,3 +382,21 @@ def test_canary_turned_down_then_approved(house):
         if name != canary:
             assert re.search(rf"• {name}: v2 → v4 in \d+ s", done["text"]), done["text"]
     assert releases(fed) == {n: "v4" for n in fed.host_names}
+
+
+def test_a_release_that_does_not_start_is_rolled_back_and_halts(house):
+    fed = house
+    assert releases(fed) == {n: "v4" for n in fed.host_names}
+    rollout = rollout_post(fed, fed.say("update to v5"), "v5")
+    halt = wait_for(lambda: thread_of(fed, rollout, "halt")[:1], 60, "the halt")[0]
+    first = fed.host_of(halt)
+    assert halt["text"] == (f":octagonal_sign: {first} could not run v5: v5 did not start, so "
+                            f"the service manager went back. {first} is back on v4. Rollout "
+                            "halted: the other Pis stay as they are.")
+    service = fed.services[first]
+    assert service.exits[-4:] == [75, 1, 1, 1] and service.rollbacks == ["v4"]
+    assert ReleaseRoot(fed.roots[first]).failed("v5")
+    wait_for(lambda: sum(r["count"] for r in fed.ws.reactions(rollout)
+                         if r["name"] == "white_check_mark") == 3, 30, "every turn")
+    assert releases(fed) == {n: "v4" for n in fed.host_names}
+    assert not thread_of(fed, rollout, "summary")
