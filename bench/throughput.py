@@ -10,6 +10,7 @@ completion rate is the sustained rate, and every command must still run once.
 
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,10 @@ def drain(fed: Federation) -> None:
 
 
 def measure(workdir: Path, hosts: int, *, commands: int, per_minute: float,
-            preferred: bool | float = False) -> dict[str, Any]:
+            preferred: bool | float = False, rng: random.Random | None = None
+            ) -> dict[str, Any]:
+    """Offer `commands` at `per_minute` (Poisson arrivals from `rng`) to drained buckets."""
+    rng = rng or random.Random(0)
     progress(f"throughput: {hosts} Pis, {commands} commands offered at {per_minute:g}/min, "
              f"preferred={preferred}")
     with probe_federation(workdir / f"tput-{hosts}-{preferred}", hosts, preferred=preferred,
@@ -49,9 +53,10 @@ def measure(workdir: Path, hosts: int, *, commands: int, per_minute: float,
         drain(fed)
         start = time.time()
         posted: dict[int, float] = {}
+        due = start
         for n in range(commands):
-            due = start + n * 60.0 / per_minute
             time.sleep(max(0.0, due - time.time()))  # pacing the offered load
+            due += rng.expovariate(per_minute / 60.0)
             posted[n] = float(fed.say(f"count {n}"))
         answered = wait_for(lambda: _answers(fed, posted, complete=True), 600,
                             "every command to be answered", interval=0.25)
@@ -85,12 +90,14 @@ def _answers(fed: Federation, posted: dict[int, float], complete: bool) -> dict[
 
 
 def run(workdir: Path, *, hosts: tuple[int, ...] = (3, 5), seconds: float = 45,
-        preferred: bool | float = False) -> list[dict[str, Any]]:
+        preferred: bool | float = False, rng: random.Random | None = None
+        ) -> list[dict[str, Any]]:
     """Offer 1.5x the expected sustained rate for about `seconds` per federation size."""
     rows = []
     for n in hosts:
         expected = 20.0 * n if preferred else 20.0  # Tier 2 pins.add: see docs in results.md
         offered = 1.5 * expected
         count = max(10, int(expected * seconds / 60))
-        rows.append(measure(workdir, n, commands=count, per_minute=offered, preferred=preferred))
+        rows.append(measure(workdir, n, commands=count, per_minute=offered, preferred=preferred,
+                            rng=rng))
     return rows

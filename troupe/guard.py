@@ -23,7 +23,7 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -147,6 +147,8 @@ class Guard:
         self.window = preferred_window() if preferred is None else preferred
         self.ranking = Ranking(mq.client, mq.channel, lambda: mq.user_id)
         self._pins_seen: OrderedDict[str, str] = OrderedDict()  # ts -> "added" | "removed"
+        self._claim_times: deque[tuple[float, float]] = deque(maxlen=200)  # (when, seconds)
+        self._claiming: dict[object, float] = {}  # claims in progress: when they started
         if self.window:  # read the members now rather than on the first command
             threading.Thread(target=self._warm_up, name="guard-ranking", daemon=True).start()
         self._watches: dict[str, _Watch] = {}
@@ -177,38 +179,56 @@ class Guard:
     # ---- the three modes -------------------------------------------------
     def exclusive(self, job: Job) -> str:
         """Claim and run; returns what happened: won / lost / done / error / deferred."""
-        if self.window and job.source == "live":
-            try:
-                order = self.ranking.order(job.ts)
-            except Exception as e:  # noqa: BLE001 - no order: claim at once, as without it
-                log.warning("%s cannot rank the Pis (%s); claiming at once", self.host, e)
-                order = []
-            k = order.index(self.mq.user_id) if order else 0
-            if k:
-                return self._defer(job, k, order[:k])
-        return self._claim(job)
-
-    def _defer(self, job: Job, k: int, ahead: list[str]) -> str:
-        """Not first in line: claim after k x window unless a pin shows up first."""
+        if not self.window or job.source != "live":
+            return self._claim(job)
+        try:
+            order = self.ranking.order(job.ts)
+        except Exception as e:  # noqa: BLE001 - no order: claim at once, as without it
+            log.warning("%s cannot rank the Pis (%s); claiming at once", self.host, e)
+            order = []
+        k = order.index(self.mq.user_id) if order else 0
+        window = self._window()
         with self._lock:
-            seen = self._pins_seen.get(job.ts)
-            if seen is None:
-                self._watches[job.ts] = _Watch(job, "preferred", time.time() + k * self.window,
-                                               ahead=ahead)
+            seen = self._pins_seen.get(job.ts)  # pin events may beat the message here
+            if seen is None and k:
+                self._watches[job.ts] = _Watch(job, "preferred", time.time() + k * window,
+                                               ahead=order[:k])
         if seen == "removed":  # it ran and was released before this Pi got the message
             return "done"
         if seen == "added":  # someone holds it: watch it as a lost claim does
             self._arm(job, "takeover", time.time() + (job.lease or self.lease))
             return "lost"
+        if not k:
+            return self._claim(job)
         log.info("%s %s %r: number %d in line; claiming in %.1fs unless another Pi does",
-                 self.host, job.ts, job.label, k + 1, k * self.window)
+                 self.host, job.ts, job.label, k + 1, k * window)
         self._wake.set()
         return "deferred"
 
+    def _window(self) -> float:
+        """The preferred-claims window, stretched while this Pi's own claims are slow (rate
+        limits, a slow link): the others' pins then arrive late too, and claiming in their
+        place would only spend calls that the limits do not have."""
+        now = time.monotonic()
+        with self._lock:
+            while self._claim_times and self._claim_times[0][0] < now - 60.0:
+                self._claim_times.popleft()
+            slowest = max([d for _, d in self._claim_times]
+                          + [now - t for t in self._claiming.values()], default=0.0)
+        return max(self.window, 2 * slowest)
+
     def _claim(self, job: Job) -> str:
         started = time.monotonic()
+        key = object()
+        with self._lock:
+            self._claiming[key] = started
         try:
-            claim = self._mq(job).claim(job.ts)
+            try:
+                claim = self._mq(job).claim(job.ts)
+            finally:
+                with self._lock:
+                    del self._claiming[key]
+                    self._claim_times.append((time.monotonic(), time.monotonic() - started))
         except SlackMQError as e:
             log.error("%s %s %r could not claim: %s; retrying in %.0fs",
                       self.host, job.ts, job.label, e, RETRY_TRANSIENT_EVERY)
@@ -358,7 +378,12 @@ class Guard:
             threading.Thread(target=self._claim_after_wait, args=(watch,), daemon=True,
                              name="preferred-claim").start()
         elif watch.kind in ("retry", "no_taker"):
-            self._claim(job)
+            with self._lock:
+                seen = self._pins_seen.get(job.ts) if self.window else None
+            if seen == "added" and watch.kind == "retry":  # claimed meanwhile: watch that
+                self._arm(job, "takeover", time.time() + (job.lease or self.lease))
+            elif seen is None:  # removed: it ran and was released
+                self._claim(job)
         elif watch.kind == "turn":
             if not watch.freed:  # the lease ran out with the turn still held
                 self._free_stale_turn(job)
@@ -368,11 +393,11 @@ class Guard:
 
     def _claim_after_wait(self, watch: _Watch) -> None:
         job = watch.job
-        log.info("%s %s %r: no claim within %.1fs; claiming", self.host, job.ts, job.label,
-                 len(watch.ahead) * self.window)
+        log.info("%s %s %r: no other claim %.1fs after the message; claiming", self.host,
+                 job.ts, job.label, time.time() - float(job.ts))
         try:
-            if self._claim(job) == "won":
-                self.ranking.suspect(watch.ahead)  # first in line, and did not claim
+            if self._claim(job) == "won" and self._window() == self.window:
+                self.ranking.suspect(watch.ahead)  # first in line, did not claim, not slowed
         except Exception:  # noqa: BLE001 - as in the watch loop
             log.exception("%s %s preferred claim failed", self.host, job.ts)
 

@@ -1,0 +1,110 @@
+"""`make bench` smoke tests: the harness runs at tiny sizes and writes its report; the
+preferred-claims switch it measures keeps every command to one run and one pins.add."""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+
+from bench import latency, report
+from bench.common import percentile, probe_federation, run_counts, settle
+from troupe.guard import Ranking, preferred_window
+from troupe.testing import wait_for
+
+
+def test_percentiles_are_nearest_rank():
+    values = [0.1 * i for i in range(1, 101)]
+    assert percentile(values, 50) == pytest.approx(5.0)
+    assert percentile(values, 99) == pytest.approx(9.9)
+    assert percentile(values, 100) == pytest.approx(10.0)
+    assert percentile([3.0], 95) == 3.0
+
+
+def test_preferred_window_comes_from_the_switch():
+    assert preferred_window("") == 0.0 and preferred_window("0") == 0.0
+    assert preferred_window("1") == 0.5 and preferred_window("true") == 0.5
+    assert preferred_window("0.25") == 0.25
+    assert preferred_window("soon") == 0.0
+
+
+class Members:
+    """conversations.members and users.info, as a WebClient answers them."""
+
+    def __init__(self, bots: list[str], people: list[str]) -> None:
+        self.bots, self.people, self.calls = bots, people, collections.Counter()
+
+    def conversations_members(self, **kwargs):
+        self.calls["conversations.members"] += 1
+        return {"members": self.people + self.bots}
+
+    def users_info(self, user: str):
+        self.calls["users.info"] += 1
+        return {"user": {"id": user, "is_bot": user in self.bots}}
+
+
+def test_every_pi_computes_the_same_order_and_skips_suspects():
+    bots = ["UB1", "UB2", "UB3", "UB4"]
+    client = Members(bots, ["UHUMAN"])
+    rankings = [Ranking(client, "C1", lambda me=me: me) for me in bots]
+    orders = {tuple(r.order("1700000000.000100")) for r in rankings}
+    assert len(orders) == 1 and sorted(next(iter(orders))) == bots  # people are not ranked
+    firsts = collections.Counter(rankings[0].order(f"17000000{i:02d}.000100")[0]
+                                 for i in range(100))
+    assert set(firsts) == set(bots)  # the work is spread
+    calls = sum(client.calls.values())
+    rankings[0].order("1.5")
+    assert sum(client.calls.values()) == calls  # members are cached: no call per message
+    first = rankings[1].order("2.5")[0]
+    other = next(b for b in bots if b not in (first, "UB2"))
+    ranking = rankings[bots.index(other)]
+    ranking.suspect([first])
+    assert first not in ranking.order("2.5")
+    ranking.alive(first)
+    assert ranking.order("2.5")[0] == first
+
+
+@pytest.mark.multihost
+def test_latency_section_runs_and_reports(tmp_path):
+    row = latency.measure(tmp_path / "lat", 2, latency_ms=0, commands=2)
+    assert row["answer"]["n"] == 2 and 0 < row["answer"]["p50"] < 5000
+    assert 0 < row["device"]["p50"] <= row["answer"]["p99"] + 1000
+    assert row["calls"]["pins.add"] == pytest.approx(2.0)  # default: every Pi claims
+    results = {"machine": {"cpu": "x", "cores": 2, "memory": "1 GiB", "os": "linux",
+                           "python": "3.11", "versions": {"troupe": "0"}, "load": "0 0 0",
+                           "date": "today"},
+               "seed": 1, "quick": True, "seconds": 1.0, "load_after": "0 0 0",
+               "latency": [row], "rolling": {"status": "not measured", "reason": "later"}}
+    text = report.markdown(results)
+    assert "## Command latency" in text and "| 2 | 0 | default | 2 |" in text
+    assert "Not measured: later." in text
+    pytest.importorskip("matplotlib")
+    assert report.plot(results, tmp_path / "latency.png")
+    assert (tmp_path / "latency.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.multihost
+def test_preferred_claims_one_pin_per_command_with_a_pi_dead(tmp_path):
+    with probe_federation(tmp_path, 3, preferred=0.3) as (fed, runs):
+        fed.kill("pi-3")  # still a member of the channel: first in line for some messages
+        before = fed.ws.call_counts()
+        posted = [fed.say(f"count {n}") for n in range(8)]
+        wait_for(lambda: len(run_counts(runs)) == 8, 30, "every command to run")
+        for ts in posted:
+            fed.wait_for_answer(ts)
+        settle(fed)
+        after = fed.ws.call_counts()
+    assert run_counts(runs) == {n: 1 for n in range(8)}
+    pins = sum(after[h].get("pins.add", 0) - before.get(h, {}).get("pins.add", 0)
+               for h in ("pi-1", "pi-2"))
+    assert pins <= 8 + 2  # without preferred claims both live Pis pin every command: 16
+    assert fed.log("pi-1").count("in line") + fed.log("pi-2").count("in line") >= 1
+
+
+def test_bench_cli_rejects_unknown_sections(capsys):
+    from bench.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["--only", "latency,nonsense"])
+    assert "unknown section(s) nonsense" in capsys.readouterr().err
+
