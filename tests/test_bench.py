@@ -4,13 +4,17 @@ preferred-claims switch it measures keeps every command to one run and one pins.
 from __future__ import annotations
 
 import collections
+import sys
+from pathlib import Path
 
 import pytest
 
-from bench import latency, report
-from bench.common import percentile, probe_federation, run_counts, settle
 from troupe.guard import Ranking, preferred_window
 from troupe.testing import wait_for
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ lives beside tests/
+from bench import latency, report  # noqa: E402
+from bench.common import percentile, probe_federation, run_counts, settle  # noqa: E402
 
 
 def test_percentiles_are_nearest_rank():
