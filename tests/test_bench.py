@@ -66,6 +66,9 @@ def test_every_pi_computes_the_same_order_and_skips_suspects():
     assert first not in ranking.order("2.5")
     ranking.alive(first)
     assert ranking.order("2.5")[0] == first
+    ranking.suspect([first])
+    ranking.seen_ahead("2.5")  # it lost a claim it thought it was first for
+    assert ranking.order("2.5")[0] == first
 
 
 @pytest.mark.multihost

@@ -72,11 +72,13 @@ class Ranking:
         self._suspects: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def order(self, ts: str) -> list[str]:
-        """The Pis in the order they claim `ts` (this Pi always included)."""
+    def order(self, ts: str, suspects: bool = False) -> list[str]:
+        """The Pis in the order they claim `ts` (this Pi always included; suspects only
+        if asked)."""
         me, now = self._me(), time.time()
         with self._lock:
-            pis = {u for u in self._bots() if self._suspects.get(u, 0.0) <= now} | {me}
+            pis = {u for u in self._bots()
+                   if suspects or self._suspects.get(u, 0.0) <= now} | {me}
 
         def weight(user: str) -> bytes:
             return hashlib.blake2b(f"{ts}|{user}".encode(), digest_size=8).digest()
@@ -91,6 +93,14 @@ class Ranking:
     def alive(self, user: str) -> None:
         with self._lock:
             self._suspects.pop(user, None)
+
+    def seen_ahead(self, ts: str) -> None:
+        """This Pi lost `ts` though it was first among the Pis it trusts: a suspect ranked
+        before it is alive after all."""
+        me, everyone = self._me(), self.order(ts, suspects=True)
+        with self._lock:
+            for user in everyone[:everyone.index(me)]:
+                self._suspects.pop(user, None)
 
     def _bots(self) -> list[str]:
         if time.monotonic() - self._read_at < MEMBERS_TTL:
@@ -134,6 +144,8 @@ class _Watch:
     cancelled: bool = False
     freed: bool = False  # the pin was removed (the holder finished) before the watch fired
     ahead: list[str] = field(default_factory=list)  # preferred: the Pis first in line
+    armed: float = 0.0  # preferred: when this Pi started waiting
+    window: float = 0.0  # preferred: the window it waits by
 
 
 class Guard:
@@ -191,15 +203,22 @@ class Guard:
         with self._lock:
             seen = self._pins_seen.get(job.ts)  # pin events may beat the message here
             if seen is None and k:
-                self._watches[job.ts] = _Watch(job, "preferred", time.time() + k * window,
-                                               ahead=order[:k])
+                now = time.time()
+                self._watches[job.ts] = _Watch(job, "preferred", now + k * window,
+                                               ahead=order[:k], armed=now, window=window)
         if seen == "removed":  # it ran and was released before this Pi got the message
             return "done"
         if seen == "added":  # someone holds it: watch it as a lost claim does
             self._arm(job, "takeover", time.time() + (job.lease or self.lease))
             return "lost"
         if not k:
-            return self._claim(job)
+            result = self._claim(job)
+            if result == "lost":
+                try:
+                    self.ranking.seen_ahead(job.ts)
+                except Exception:  # noqa: BLE001 - learning only
+                    log.debug("%s could not re-rank after a lost claim", self.host, exc_info=True)
+            return result
         log.info("%s %s %r: number %d in line; claiming in %.1fs unless another Pi does",
                  self.host, job.ts, job.label, k + 1, k * window)
         self._wake.set()
@@ -294,6 +313,11 @@ class Guard:
                 job = watch.job
                 if user in watch.ahead:  # the Pis before the claimer let their turn pass
                     self.ranking.suspect(watch.ahead[:watch.ahead.index(user)])
+                elif not user and watch.window == self.window:
+                    # Not slowed down, and the pin came j windows late: the first j in line
+                    # let their turn pass (a live first Pi pins within one round trip).
+                    late = int((time.time() - watch.armed) / watch.window)
+                    self.ranking.suspect(watch.ahead[:late])
                 self._watches[ts] = _Watch(job, "takeover", time.time() + (job.lease or self.lease))
 
     def pin_removed(self, ts: str) -> None:
