@@ -29,10 +29,11 @@ def sizes(quick: bool) -> dict[str, Any]:
     if quick:
         return {"lat_commands": 5, "pref_commands": 5, "hosts": (1, 3), "pref_hosts": (3,),
                 "lock_reps": 3, "old_reps": 1, "takeover_reps": 1, "tput_seconds": 6,
-                "tput_hosts": (3,), "process_commands": 50, "rolling_hosts": (3,)}
+                "tput_least": 8, "tput_hosts": (3,), "process_commands": 50, "rolling_hosts": (3,)}
     return {"lat_commands": 100, "pref_commands": 60, "hosts": (1, 3, 5), "pref_hosts": (3, 5),
             "lock_reps": 20, "old_reps": 2, "takeover_reps": 3, "tput_seconds": 40,
-            "tput_hosts": (3, 5), "process_commands": 1000, "rolling_hosts": (3, 5)}
+            "tput_least": 30, "tput_hosts": (3, 5), "process_commands": 1000,
+            "rolling_hosts": (3, 5)}
 
 
 def run(sections: tuple[str, ...], quick: bool, seed: int, workdir: Path) -> dict[str, Any]:
@@ -61,7 +62,7 @@ def run(sections: tuple[str, ...], quick: bool, seed: int, workdir: Path) -> dic
         out["throughput"] = [
             row for preferred in (False, True)
             for row in throughput.run(workdir, hosts=s["tput_hosts"], seconds=s["tput_seconds"],
-                                      preferred=preferred, rng=rng)]
+                                      preferred=preferred, rng=rng, least=s["tput_least"])]
     if "process" in sections:
         out["process"] = [process.run(workdir, commands=s["process_commands"], preferred=p)
                           for p in (False, True)]

@@ -37,10 +37,14 @@ def run(workdir: Path, *, hosts: int = 3, commands: int = 1000, in_flight: int =
         settle(fed)
         rss_start = {n: rss_kb(fed.procs[n].pid) for n in fed.host_names}
         started = time.time()
+        curve = [(0, statistics.mean(rss_start.values()))]
         for n in range(commands):
             wait_for(lambda k=n: len(run_counts(runs)) >= k - in_flight, 60,
                      "commands to finish", interval=0.005)
             fed.say(f"count {n}")
+            if (n + 1) % 250 == 0:
+                curve.append((n + 1, statistics.mean(rss_kb(fed.procs[h].pid)
+                                                     for h in fed.host_names)))
         wait_for(lambda: len(run_counts(runs)) >= commands + 1, 120, "every command to run")
         settle(fed, 60)
         seconds = time.time() - started
@@ -49,5 +53,6 @@ def run(workdir: Path, *, hosts: int = 3, commands: int = 1000, in_flight: int =
     return {"hosts": hosts, "commands": commands, "preferred": preferred,
             "startup_s": startup, "startup_mean_s": statistics.mean(startup.values()),
             "rss_start_kb": rss_start, "rss_end_kb": rss_end, "seconds": seconds,
+            "rss_curve_kb": curve,
             "ran_twice": sum(1 for c in counts.values() if c > 1),
             "lost": sum(1 for n in range(commands) if not counts.get(n))}

@@ -172,12 +172,17 @@ def process_section(res: dict[str, Any]) -> str:
                          f"{(r['rss_end_kb'][name] - r['rss_start_kb'][name]) / 1024:+.1f}"])
     notes = "; ".join(f"{_mode(r)}: {r['commands']} commands in {r['seconds']:.0f} s, "
                       f"ran twice {r['ran_twice']}, lost {r['lost']}" for r in rows)
+    curves = "".join(
+        f"- {_mode(r)}, mean RSS MiB after N commands: "
+        + ", ".join(f"{n}: {kb / 1024:.1f}" for n, kb in r.get("rss_curve_kb", [])) + "\n"
+        for r in rows if r.get("rss_curve_kb"))
     return ("## Per Pi process: start-up and memory\n\n"
             "3 Pis (core + probe plugins). Start-up: spawning `troupe run` to its \" ready: \"\n"
             "log line (connected), one Pi at a time. Memory: VmRSS after start (and one command)\n"
             f"and after the commands ({notes}).\n\n"
             + _table(["claims", "Pi", "start-up s", "RSS after start MiB",
-                      "RSS after commands MiB", "growth MiB"], body) + "\n")
+                      "RSS after commands MiB", "growth MiB"], body) + "\n" + curves
+            + ("\n" if curves else ""))
 
 
 def preferred_section(res: dict[str, Any]) -> str:
@@ -197,8 +202,74 @@ def preferred_section(res: dict[str, Any]) -> str:
             + _table(LAT_HEAD, _lat_rows(all_rows)) + "\n")
 
 
+def _find(rows: list[dict[str, Any]], **want: Any) -> dict[str, Any] | None:
+    for r in rows:
+        if all(bool(r.get(k)) == bool(v) if isinstance(v, bool) else r.get(k) == v
+               for k, v in want.items()):
+            return r
+    return None
+
+
+def findings(res: dict[str, Any]) -> str:
+    """The headline numbers, read off the tables below."""
+    out = []
+    lat, pref = res.get("latency") or [], res.get("preferred") or []
+    if lat:
+        pins = ", ".join(f"{r['hosts']} Pi(s) {r['calls'].get('pins.add', 0):.1f}"
+                         for r in lat if r["latency_ms"] == lat[0]["latency_ms"])
+        totals = ", ".join(f"{r['hosts']}: {r['calls_total']:.1f}"
+                           for r in lat if r["latency_ms"] == lat[0]["latency_ms"])
+        out.append(f"By default every Pi claims every command: pins.add per command {pins}; "
+                   f"calls per command {totals} (no emulator latency).")
+        p50 = ", ".join(f"{r['hosts']}: {_ms(r['answer']['p50'])}/{_ms(r['answer']['p95'])}"
+                        for r in lat if r["latency_ms"] == 50)
+        if p50:
+            out.append(f"Answer latency p50/p95 ms at 50 ms per call, by Pis: {p50} "
+                       "(three round trips: pins.add, reactions.get, chat.postMessage).")
+    on = [r for r in pref if r["preferred"] and not r.get("dead")]
+    if on:
+        out.append("Preferred claims: " + ", ".join(
+            f"{r['hosts']} Pis {r['calls'].get('pins.add', 0):.2f} pins.add and "
+            f"{r['calls_total']:.2f} calls per command" for r in on) + ", whatever the Pis.")
+    for r in (x for x in pref if x["preferred"] and x.get("dead")):
+        off = _find(pref, hosts=r["hosts"], preferred=False, dead=r["dead"])
+        if off:
+            out.append(f"{r['hosts']} Pis, one dead: answer p50/p95/p99 "
+                       f"{_ms(r['answer']['p50'])}/{_ms(r['answer']['p95'])}/"
+                       f"{_ms(r['answer']['p99'])} ms with preferred claims, "
+                       f"{_ms(off['answer']['p50'])}/{_ms(off['answer']['p95'])}/"
+                       f"{_ms(off['answer']['p99'])} ms without.")
+    tput = res.get("throughput") or []
+    for n in sorted({r["hosts"] for r in tput}):
+        a, b = _find(tput, hosts=n, preferred=False), _find(tput, hosts=n, preferred=True)
+        if a and b:
+            out.append(f"{n} Pis under real rate limits: {a['sustained_per_min']:.0f} commands"
+                       f"/min sustained by default, {b['sustained_per_min']:.0f} with preferred"
+                       f" claims; lost {a['lost'] + b['lost']}, ran twice "
+                       f"{a['ran_twice'] + b['ran_twice']}.")
+    take = [r for r in res.get("takeover") or []]
+    if take:
+        out.append(f"Takeover: {min(r['from_kill'] for r in take):.1f}-"
+                   f"{max(r['from_kill'] for r in take):.1f} s after the kill with a 5 s lease.")
+    proc = res.get("process") or []
+    if proc:
+        growth = max((r["rss_end_kb"][n] - r["rss_start_kb"][n]) / 1024
+                     for r in proc for n in r["rss_end_kb"])
+        start = max(r["rss_start_kb"][n] / 1024 for r in proc for n in r["rss_start_kb"])
+        boot = max(v for r in proc for v in r["startup_s"].values())
+        out.append(f"Per Pi: start-up at most {boot:.2f} s; {start:.0f} MiB resident; at most "
+                   f"{growth:+.1f} MiB after {proc[0]['commands']} commands.")
+    roll = res.get("rolling") or {}
+    for r in roll.get("rows", []):
+        out.append(f"Rolling update, {r['hosts']} Pis: {r['total_s']:.0f} s in all; the longest "
+                   f"any command waited meanwhile: {r['wait_max_s'] * 1000:.0f} ms.")
+    if not out:
+        return ""
+    return "## Headlines\n\n" + "".join(f"- {line}\n" for line in out) + "\n"
+
+
 def markdown(res: dict[str, Any], plot_name: str = "latency.png") -> str:
-    parts = [header(res), latency_section(res, plot_name), calls_section(res),
+    parts = [header(res), findings(res), latency_section(res, plot_name), calls_section(res),
              preferred_section(res), lock_section(res), throughput_section(res),
              takeover_section(res), rolling_section(res), process_section(res)]
     notes = Path(__file__).with_name("notes.md")

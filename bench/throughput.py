@@ -90,14 +90,17 @@ def _answers(fed: Federation, posted: dict[int, float], complete: bool) -> dict[
 
 
 def run(workdir: Path, *, hosts: tuple[int, ...] = (3, 5), seconds: float = 45,
-        preferred: bool | float = False, rng: random.Random | None = None
+        preferred: bool | float = False, rng: random.Random | None = None, least: int = 30
         ) -> list[dict[str, Any]]:
-    """Offer 1.5x the expected sustained rate for about `seconds` per federation size."""
+    """Offer 1.5x the rate the claims allow: about `seconds` worth of commands at that rate,
+    and never fewer than `least`, so that the queue forms and settles."""
     rows = []
     for n in hosts:
-        expected = 20.0 * n if preferred else 20.0  # Tier 2 pins.add: see docs in results.md
+        # Tier 2 pins.add, 20/min per app: by default every Pi spends one per command; with
+        # preferred claims only the Pi that runs it.
+        expected = 20.0 * n if preferred else 20.0
         offered = 1.5 * expected
-        count = max(10, int(expected * seconds / 60))
+        count = max(least, int(expected * seconds / 60))
         rows.append(measure(workdir, n, commands=count, per_minute=offered, preferred=preferred,
                             rng=rng))
     return rows
