@@ -27,13 +27,14 @@ SECTIONS = ("lock", "latency", "preferred", "takeover", "throughput", "process",
 
 def sizes(quick: bool) -> dict[str, Any]:
     if quick:
-        return {"lat_commands": 5, "pref_commands": 5, "hosts": (1, 3), "pref_hosts": (3,),
-                "lock_reps": 3, "old_reps": 1, "takeover_reps": 1, "tput_seconds": 6,
-                "tput_least": 8, "tput_hosts": (3,), "process_commands": 50, "rolling_hosts": (3,)}
-    return {"lat_commands": 100, "pref_commands": 60, "hosts": (1, 3, 5), "pref_hosts": (3, 5),
-            "lock_reps": 20, "old_reps": 2, "takeover_reps": 3, "tput_seconds": 40,
-            "tput_least": 30, "tput_hosts": (3, 5), "process_commands": 1000,
-            "rolling_hosts": (3, 5)}
+        return {"lat_commands": 5, "pref_commands": 5, "only_commands": 3, "hosts": (1, 3),
+                "pref_hosts": (3,), "lock_reps": 3, "old_reps": 1, "takeover_reps": 1,
+                "tput_seconds": 6, "tput_least": 8, "tput_hosts": (3,), "process_commands": 50,
+                "rolling_hosts": (3,)}
+    return {"lat_commands": 100, "pref_commands": 60, "only_commands": 20, "hosts": (1, 3, 5),
+            "pref_hosts": (3, 5), "lock_reps": 20, "old_reps": 2, "takeover_reps": 3,
+            "tput_seconds": 40, "tput_least": 30, "tput_hosts": (3, 5),
+            "process_commands": 1000, "rolling_hosts": (3, 5)}
 
 
 def run(sections: tuple[str, ...], quick: bool, seed: int, workdir: Path) -> dict[str, Any]:
@@ -53,6 +54,9 @@ def run(sections: tuple[str, ...], quick: bool, seed: int, workdir: Path) -> dic
                                             latency_ms=50, commands=s["pref_commands"],
                                             preferred=preferred, dead=dead))
         out["preferred"] = rows
+        out["only"] = [latency.measure_only(workdir, s["pref_hosts"][-1], latency_ms=50,
+                                            commands=s["only_commands"], preferred=p)
+                       for p in (False, True)]
     if "takeover" in sections:
         out["takeover"] = (takeover.run(workdir, reps=s["takeover_reps"])
                            + takeover.run(workdir, reps=s["takeover_reps"], latencies=(0,),

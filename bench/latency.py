@@ -84,3 +84,25 @@ def run(workdir: Path, *, commands: int, hosts: tuple[int, ...] = (1, 3, 5),
             rows.append(measure(workdir / f"lat-{latency_ms}-{n}-{preferred}", n,
                                 latency_ms=latency_ms, commands=commands, preferred=preferred))
     return rows
+
+
+def measure_only(workdir: Path, hosts: int, *, latency_ms: int, commands: int,
+                 preferred: bool | float = False) -> dict[str, Any]:
+    """`only pi-X N` (probe: runs only on pi-X), X in turn: a device on one Pi."""
+    from .common import probe_federation
+
+    progress(f"latency: device on one Pi, {hosts} Pis, {latency_ms} ms, preferred={preferred}")
+    with probe_federation(workdir / f"only-{hosts}-{preferred}", hosts, preferred=preferred,
+                          latency_ms=latency_ms) as (fed, _runs):
+        fed.wait_for_answer(fed.say("only pi-1 -1"), 30)
+        settle(fed)
+        answer, start = [], None
+        for n in range(commands):
+            ts = fed.say(f"only {fed.host_names[n % hosts]} {n}")
+            start = start or float(ts)
+            answer.append(float(fed.wait_for_answer(ts, 30)["ts"]) - float(ts))
+            settle(fed)
+        calls = calls_between(fed, start, wait_for(lambda: _last_call(fed), 5, "calls"))
+    return {"hosts": hosts, "latency_ms": latency_ms, "preferred": preferred, "dead": 0,
+            "answer": summary_ms(answer), "calls": by_method(calls, commands),
+            "calls_total": len(calls) / commands}

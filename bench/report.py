@@ -199,7 +199,24 @@ def preferred_section(res: dict[str, Any]) -> str:
             "rendezvous hashing of its ts over the channel's bots; the first claims at once, the\n"
             "k-th only after k x 0.5 s with no pin_added for it. *1 dead*: one Pi killed before\n"
             "the run (still a member of the channel). 50 ms per call.\n\n"
-            + _table(LAT_HEAD, _lat_rows(all_rows)) + "\n")
+            + _table(LAT_HEAD, _lat_rows(all_rows)) + "\n" + _only_table(res))
+
+
+def _only_table(res: dict[str, Any]) -> str:
+    rows = res.get("only") or []
+    if not rows:
+        return ""
+    body = [[r["hosts"], r["latency_ms"], _mode(r), r["answer"]["n"],
+             f"{_ms(r['answer']['p50'])} / {_ms(r['answer']['p95'])} / "
+             f"{_ms(r['answer']['p99'])}", f"{r['calls'].get('pins.add', 0):.2f}",
+             f"{r['calls_total']:.2f}"] for r in rows]
+    return ("A command only one Pi can run (`only pi-X N`, probe plugin: `runs_on`, like a GPIO\n"
+            "light), X taking turns. Only that Pi claims anyway, so preferred claims save\n"
+            "nothing here, and the core does not yet tell the guard (`Job.anywhere`), so that Pi\n"
+            "waits for its place in line:\n\n"
+            + _table(["Pis", "emulator ms/call", "claims", "commands",
+                      "answer posted p50/p95/p99 ms", "pins.add /cmd", "calls /cmd"], body)
+            + "\n")
 
 
 def _find(rows: list[dict[str, Any]], **want: Any) -> dict[str, Any] | None:

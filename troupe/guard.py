@@ -134,6 +134,7 @@ class Job:
     expires_at: float = float("inf")
     source: str = "live"  # "history": found on catch-up; this Pi may have held it before a restart
     lease: float | None = None  # this command's own lease, if longer than the default
+    anywhere: bool = True  # any Pi could run it (no runs_on): preferred claims may defer it
 
 
 @dataclass
@@ -191,7 +192,7 @@ class Guard:
     # ---- the three modes -------------------------------------------------
     def exclusive(self, job: Job) -> str:
         """Claim and run; returns what happened: won / lost / done / error / deferred."""
-        if not self.window or job.source != "live":
+        if not self.window or job.source != "live" or not job.anywhere:
             return self._claim(job)
         try:
             order = self.ranking.order(job.ts)
