@@ -68,6 +68,10 @@ def measure(workdir: Path, hosts: int, *, commands: int, per_minute: float,
     # The sustained rate: completions per minute once the queue has formed (second half).
     half = done[len(done) // 2:]
     rate = (len(half) - 1) * 60.0 / (half[-1] - half[0]) if len(half) > 1 else float("nan")
+    # Tier 2 demand: every (Pi, command) that tried pins.add will spend a token on it,
+    # even if the answer came before (a loser's call waits its turn in the bucket).
+    tried = {(c["app"], c["args"].get("timestamp")) for c in calls if c["method"] == "pins.add"}
+    demand = len({(a, t) for a, t in tried if t in {f"{p:.6f}" for p in posted.values()}})
     return {"hosts": hosts, "preferred": preferred, "commands": commands,
             "offered_per_min": per_minute, "sustained_per_min": rate,
             "overall_per_min": commands * 60.0 / (end - start),
@@ -75,7 +79,9 @@ def measure(workdir: Path, hosts: int, *, commands: int, per_minute: float,
             "ran_twice": sum(1 for n in posted if counts.get(n, 0) > 1),
             "lost": sum(1 for n in posted if not counts.get(n)),
             "rate_limited": sum(1 for c in calls if c["result"] == "429"),
-            "calls_per_command": len([c for c in calls if c["result"] != "429"]) / commands}
+            "calls_per_command": len([c for c in calls if c["result"] != "429"]) / commands,
+            "pins_add_demand": demand / commands,
+            "bound_per_min": 20.0 * hosts * commands / demand if demand else float("nan")}
 
 
 def _answers(fed: Federation, posted: dict[int, float], complete: bool) -> dict[int, float]:
