@@ -43,10 +43,9 @@ from troupe.text import escape
 from . import _update_thread as thread
 from ._update_canary import Canary
 from ._update_config import check_update
+from ._update_prepare import coordinate
 from ._update_release import EXIT_RESTART, Releases, Watchdog, safe
 from ._update_state import Step, load, running_label, running_release, save
-
-POLL_S = 2.0  # reading a thread while Pis prepare: conversations.replies is Tier 3
 
 
 class Update(Plugin):
@@ -101,13 +100,15 @@ class Update(Plugin):
         except ReleaseError as e:
             ctx.reply(f"Cannot update: {safe(str(e))}", thread=True)
             return
+        then = "the first Pi switches and waits for a :+1:" if canary else \
+            "they switch one at a time"
         thread.post(self.host, root, f"Preparing {target} on every Pi (build and health "
-                                     "check), then switching them one at a time.", "plan",
-                    command_ts=ctx.ts, to=target)
+                                     f"check); then {then}.", "plan", command_ts=ctx.ts,
+                    to=target)
         self.host.post_command(f"update prepare {target}", on_behalf_of=ctx.user,
                                thread_ts=root)
-        threading.Thread(target=self._coordinate, name="update-coordinate", daemon=True,
-                         args=(ctx.ts, root, ctx.user, target, bool(canary))).start()
+        threading.Thread(target=coordinate, name="update-coordinate", daemon=True,
+                         args=(self, ctx.ts, root, ctx.user, target, bool(canary))).start()
 
     @command("update prepare {version:word}", mode="broadcast")
     def prepare(self, ctx: Context, version: str) -> None:
@@ -142,38 +143,6 @@ class Update(Plugin):
         previous = self.releases.root.previous_version()
         extra = f"; previous {previous}" if previous else ""
         ctx.reply(f"{self.host.name}: {running_label(self.root)}{extra}")
-
-    # ---- phase 1: every Pi prepares ------------------------------------------------
-    def _coordinate(self, ts: str, root: str, user: str, target: str, canary: bool) -> None:
-        """Wait for every Pi's `ready`, then post the rollout (or halt with why not)."""
-        try:
-            members = thread.pis(self.host)
-            until = time.monotonic() + self.opts.prepare_wait
-            while True:
-                view = thread.read(self.host, root, ts)
-                missing = set(members) - set(view.ready)
-                if view.halt or not missing or time.monotonic() > until:
-                    break
-                time.sleep(POLL_S)
-            if view.halt:
-                return
-            unready = [p for p in view.ready.values() if p.get("update") == "unready"]
-            if unready:
-                first = unready[0]
-                also = ", ".join(p.get("host", "?") for p in unready[1:])
-                self._halt(root, f"Not rolling out {target}: {first.get('host')} cannot use it: "
-                                 f"{first.get('why')}{f' (nor can {also})' if also else ''}. "
-                                 "No Pi switched", command_ts=ts)
-                return
-            note = f"Every Pi is ready: rolling out {target}, one Pi at a time."
-            if missing:
-                names = ", ".join(sorted(members[u] for u in missing))
-                note += f" ({names} did not report ready; it builds on its turn.)"
-            thread.post(self.host, root, escape(note), "go", command_ts=ts)
-            self.host.post_command(f"update rollout {target}{' --canary' if canary else ''}",
-                                   on_behalf_of=user)
-        except Exception:  # noqa: BLE001 - a thread of our own: log it, the thread shows it
-            self.log.exception("%s could not coordinate the update %s", self.host.name, ts)
 
     # ---- phase 2: a turn -------------------------------------------------------------
     def _turn(self, ctx: Context, op: str, target: str | None, canary: bool) -> None:
