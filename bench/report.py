@@ -122,12 +122,13 @@ def throughput_section(res: dict[str, Any]) -> str:
             "rate over the second half of the answers, when the queue has formed; waits are\n"
             "post-to-answer. Every command must run exactly once. The completion rate of a\n"
             "short run is noisy (how the hash spreads 30-60 commands; in default mode the\n"
-            "losers' pins.add calls queue behind the answers), so the last columns give the\n"
-            "steadier figure: Pis that called pins.add per command (each spends a Tier 2\n"
-            "token sooner or later), and the bound it sets, 20/min x Pis / that.\n\n"
+            "losers' pins.add calls queue behind the answers and are still spending tokens\n"
+            "when the last answer is in), so the last columns give the steadier figure: Pis\n"
+            "that called pins.add per command (each spends a Tier 2 token sooner or later),\n"
+            "and the long-run rate that allows, 20/min x Pis / that.\n\n"
             + _table(["Pis", "claims", "commands", "offered /min", "sustained /min",
                       "overall /min", "wait p50 s", "wait max s", "429s", "calls /cmd",
-                      "Pis pinning /cmd", "Tier 2 bound /min", "ran twice", "lost"], body)
+                      "Pis pinning /cmd", "long-run /min", "ran twice", "lost"], body)
             + "\n")
 
 
@@ -268,8 +269,9 @@ def findings(res: dict[str, Any]) -> str:
         if a and b:
             out.append(f"{n} Pis under real rate limits: {a['sustained_per_min']:.0f} commands"
                        f"/min sustained by default, {b['sustained_per_min']:.0f} with preferred"
-                       f" claims (Tier 2 bound {a.get('bound_per_min', 0):.0f} and "
-                       f"{b.get('bound_per_min', 0):.0f}/min); lost {a['lost'] + b['lost']}, "
+                       f" claims (long run, from the pins.add calls: "
+                       f"{a.get('bound_per_min', 0):.0f} and {b.get('bound_per_min', 0):.0f}"
+                       f"/min); lost {a['lost'] + b['lost']}, "
                        f"ran twice {a['ran_twice'] + b['ran_twice']}.")
     take = [r for r in res.get("takeover") or []]
     if take:

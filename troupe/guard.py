@@ -162,8 +162,10 @@ class Guard:
         self._pins_seen: OrderedDict[str, str] = OrderedDict()  # ts -> "added" | "removed"
         self._claim_times: deque[tuple[float, float]] = deque(maxlen=200)  # (when, seconds)
         self._claiming: dict[object, float] = {}  # claims in progress: when they started
-        if self.window:  # read the members now rather than on the first command
-            threading.Thread(target=self._warm_up, name="guard-ranking", daemon=True).start()
+        if self.window:  # read the members soon (not while connecting), not on a command
+            warm = threading.Timer(1.0, self._warm_up)
+            warm.daemon = True
+            warm.start()
         self._watches: dict[str, _Watch] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
