@@ -38,7 +38,7 @@ def fed_env(preferred: bool | float) -> dict[str, str]:
     """Environment for the hosts: preferred claims off, on (True) or on with this window (s)."""
     if preferred is False:
         return {PREFERRED_ENV: "0"}
-    return {PREFERRED_ENV: "1" if preferred is True else f"{float(preferred):g}"}
+    return {PREFERRED_ENV: "1" if preferred is True else str(float(preferred))}  # "1.0" s
 
 
 @contextmanager

@@ -96,13 +96,15 @@ def measure_only(workdir: Path, hosts: int, *, latency_ms: int, commands: int,
                           latency_ms=latency_ms) as (fed, _runs):
         fed.wait_for_answer(fed.say("only pi-1 -1"), 30)
         settle(fed)
-        answer, start = [], None
+        answer, start, wrong = [], None, 0
         for n in range(commands):
             ts = fed.say(f"only {fed.host_names[n % hosts]} {n}")
             start = start or float(ts)
-            answer.append(float(fed.wait_for_answer(ts, 30)["ts"]) - float(ts))
+            reply = fed.wait_for_answer(ts, 30)
+            answer.append(float(reply["ts"]) - float(ts))
+            wrong += reply["text"] != f"only {n}"  # e.g. "Nobody ran ...": a Pi that cannot
             settle(fed)
         calls = calls_between(fed, start, wait_for(lambda: _last_call(fed), 5, "calls"))
     return {"hosts": hosts, "latency_ms": latency_ms, "preferred": preferred, "dead": 0,
             "answer": summary_ms(answer), "calls": by_method(calls, commands),
-            "calls_total": len(calls) / commands}
+            "calls_total": len(calls) / commands, "wrong_answers": wrong}

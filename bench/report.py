@@ -204,8 +204,8 @@ def preferred_section(res: dict[str, Any]) -> str:
             "Off (before): every Pi claims every command at once, so one pins.add per Pi per\n"
             "command. On (after, `TROUPE_PREFERRED_CLAIMS=1`): the Pis order each message by\n"
             "rendezvous hashing of its ts over the channel's bots; the first claims at once, the\n"
-            "k-th only after k x 0.5 s with no pin_added for it. *1 dead*: one Pi killed before\n"
-            "the run (still a member of the channel). 50 ms per call.\n\n"
+            "k-th only after min(k, 2) x 0.5 s with no pin_added for it. *1 dead*: one Pi\n"
+            "killed before the run (still a member of the channel). 50 ms per call.\n\n"
             + _table(LAT_HEAD, _lat_rows(all_rows)) + "\n" + _only_table(res))
 
 
@@ -216,13 +216,15 @@ def _only_table(res: dict[str, Any]) -> str:
     body = [[r["hosts"], r["latency_ms"], _mode(r), r["answer"]["n"],
              f"{_ms(r['answer']['p50'])} / {_ms(r['answer']['p95'])} / "
              f"{_ms(r['answer']['p99'])}", f"{r['calls'].get('pins.add', 0):.2f}",
-             f"{r['calls_total']:.2f}"] for r in rows]
+             f"{r['calls_total']:.2f}", r.get("wrong_answers", "-")] for r in rows]
     return ("A command only one Pi can run (`only pi-X N`, probe plugin: `runs_on`, like a GPIO\n"
             "light), X taking turns. Only that Pi claims anyway, so preferred claims save\n"
             "nothing here, and the core does not yet tell the guard (`Job.anywhere`), so that Pi\n"
-            "waits for its place in line:\n\n"
+            "waits for its place in line (at most two windows; the Pis that cannot run it wait\n"
+            "two windows more before answering \"Nobody ran\", the *wrong answers* column):\n\n"
             + _table(["Pis", "emulator ms/call", "claims", "commands",
-                      "answer posted p50/p95/p99 ms", "pins.add /cmd", "calls /cmd"], body)
+                      "answer posted p50/p95/p99 ms", "pins.add /cmd", "calls /cmd",
+                      "wrong answers"], body)
             + "\n")
 
 

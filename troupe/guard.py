@@ -11,9 +11,11 @@
   another Pi is targeted), it waits a short while for a Pi that can; if none
   claimed the message by then, it claims it to give the one clear answer.
 - preferred claims (off unless switched on, see `Ranking`): the Pis order each
-  message by rendezvous hashing; the k-th claims only after k x window with no
-  pin_added seen for it. One pins.add per command instead of one per Pi; a
-  dead or slow Pi only delays, never loses, a command.
+  message by rendezvous hashing; the k-th claims only after min(k, 2) windows
+  with no pin_added seen for it. One pins.add per command instead of one per
+  Pi; a dead or slow Pi only delays, never loses, a command. A Pi that cannot
+  run a command waits those two windows longer before answering for the
+  federation, so the one Pi that can is never beaten to it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ PREFERRED_ENV = "TROUPE_PREFERRED_CLAIMS"  # until [troupe] preferred_claims rea
 PREFERRED_WINDOW = 0.5  # s; must exceed pins.add + the pin_added event reaching the others
 MEMBERS_TTL = 600.0  # re-read the channel's bots this often
 SUSPECT_FOR = 600.0  # a Pi that did not claim when it was first in line is skipped this long
+IN_LINE = 2  # the k-th Pi waits min(k, IN_LINE) windows: the 3rd and later claim together
 
 
 def preferred_window(value: str | None = None) -> float:
@@ -203,12 +206,14 @@ class Guard:
             order = []
         k = order.index(self.mq.user_id) if order else 0
         window = self._window()
+        delay = min(k, IN_LINE) * window
         with self._lock:
             seen = self._pins_seen.get(job.ts)  # pin events may beat the message here
             if seen is None and k:
                 now = time.time()
-                self._watches[job.ts] = _Watch(job, "preferred", now + k * window,
-                                               ahead=order[:k], armed=now, window=window)
+                self._watches[job.ts] = _Watch(job, "preferred", now + delay,
+                                               ahead=order[:min(k, IN_LINE)], armed=now,
+                                               window=window)
         if seen == "removed":  # it ran and was released before this Pi got the message
             return "done"
         if seen == "added":  # someone holds it: watch it as a lost claim does
@@ -223,7 +228,7 @@ class Guard:
                     log.debug("%s could not re-rank after a lost claim", self.host, exc_info=True)
             return result
         log.info("%s %s %r: number %d in line; claiming in %.1fs unless another Pi does",
-                 self.host, job.ts, job.label, k + 1, k * window)
+                 self.host, job.ts, job.label, k + 1, delay)
         self._wake.set()
         return "deferred"
 
@@ -290,7 +295,12 @@ class Guard:
         return "won"
 
     def when_nobody_claims(self, job: Job, wait: float) -> None:
-        """This Pi cannot run `job`; if no Pi claims it within `wait`, answer for the federation."""
+        """This Pi cannot run `job`; if no Pi claims it within `wait`, answer for the federation.
+
+        With preferred claims the Pi that can run it may be waiting its turn: wait that
+        much longer."""
+        if self.window:
+            wait += IN_LINE * self._window()
         self._arm(job, "no_taker", time.time() + wait)
 
     def _lost_due(self, job: Job) -> float:
