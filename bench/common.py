@@ -73,6 +73,17 @@ def settle(fed: Federation, timeout: float = 20.0) -> None:
     wait_for(lambda: not fed.ws.pins(), timeout, "every claim to be released", interval=0.02)
 
 
+def quiet(fed: Federation, started: float, after: float = 1.5, gap: float = 0.5) -> None:
+    """Let the hosts' start-up reads finish (preferred claims read the channel's members a
+    second after start) before measuring: `after` s since `started`, and no call for `gap` s."""
+    def done() -> bool:
+        calls = fed.ws.log()["calls"]
+        now = time.time()
+        return now - started >= after and (not calls or now - calls[-1]["time"] >= gap)
+
+    wait_for(done, 30, "the hosts' start-up calls to end", interval=0.05)
+
+
 def calls_between(fed: Federation, start: float, end: float) -> list[dict[str, Any]]:
     """The emulator's record of Web API calls made in [start, end] (epoch seconds)."""
     return [c for c in fed.ws.log()["calls"] if start <= c["time"] <= end]

@@ -8,13 +8,14 @@ between the first post and the last release is counted, by method.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from troupe.sim.hue import HueBridge
 from troupe.testing import Federation, wait_for
 
-from .common import by_method, calls_between, fed_env, progress, settle, summary_ms
+from .common import by_method, calls_between, fed_env, progress, quiet, settle, summary_ms
 
 COMMAND = "toggle dining light"
 
@@ -35,12 +36,14 @@ def measure(workdir: Path, hosts: int, *, latency_ms: int, commands: int,
     progress(f"latency: {label}")
     with HueBridge(lights=["Dining"]) as hue:
         fed = lights_federation(workdir, hosts, hue, latency_ms=latency_ms, preferred=preferred)
+        started = time.time()
         with fed:
             for name in fed.host_names[hosts - dead:]:
                 fed.kill(name)  # a Pi that is off: still a member of the channel
             # One command first: connections warm, member lists cached.
             fed.wait_for_answer(fed.say(COMMAND), 30)
             settle(fed)
+            quiet(fed, started)
             device, answer, start = [], [], None
             seen = len(hue.changes())
             for _ in range(commands):
@@ -92,10 +95,12 @@ def measure_only(workdir: Path, hosts: int, *, latency_ms: int, commands: int,
     from .common import probe_federation
 
     progress(f"latency: device on one Pi, {hosts} Pis, {latency_ms} ms, preferred={preferred}")
+    started = time.time()
     with probe_federation(workdir / f"only-{hosts}-{preferred}", hosts, preferred=preferred,
                           latency_ms=latency_ms) as (fed, _runs):
         fed.wait_for_answer(fed.say("only pi-1 -1"), 30)
         settle(fed)
+        quiet(fed, started)
         answer, start, wrong = [], None, 0
         for n in range(commands):
             ts = fed.say(f"only {fed.host_names[n % hosts]} {n}")
