@@ -86,21 +86,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
     ap.add_argument("--plot", default=None, help="PNG path (default: beside --out)")
     ap.add_argument("--json", default=str(ROOT / "artifacts" / "bench.json"))
+    ap.add_argument("--from-json", metavar="PATH",
+                    help="measure nothing: rewrite the report from a saved run's numbers")
     args = ap.parse_args(argv)
     sections = tuple(x.strip() for x in args.only.split(",") if x.strip())
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         ap.error(f"unknown section(s) {', '.join(sorted(unknown))}; known: {', '.join(SECTIONS)}")
-    progress(f"load average {loadavg()}; sections: {', '.join(sections)}")
-    with tempfile.TemporaryDirectory(prefix="troupe-bench-") as tmp:
-        results = run(sections, args.quick, args.seed, Path(tmp))
     out = Path(args.out)
     plot = Path(args.plot) if args.plot else out.with_name("latency.png")
-    _write(Path(args.json), json.dumps(results, indent=1, default=str))
+    if args.from_json:
+        results = json.loads(Path(args.from_json).read_text())
+    else:
+        progress(f"load average {loadavg()}; sections: {', '.join(sections)}")
+        with tempfile.TemporaryDirectory(prefix="troupe-bench-") as tmp:
+            results = run(sections, args.quick, args.seed, Path(tmp))
+        _write(Path(args.json), json.dumps(results, indent=1, default=str))
     if report.plot(results, plot):
         progress(f"wrote {plot}")
     _write(out, report.markdown(results, plot_name=plot.name))
-    progress(f"wrote {out} and {args.json} in {results['seconds']:.0f} s")
+    progress(f"wrote {out}" + ("" if args.from_json else
+                               f" and {args.json}; measured in {results['seconds']:.0f} s"))
     return 0
 
 
