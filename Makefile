@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+BROWSER := $(VENV)/.browser
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: install test demo lint bench chaos clean
 
@@ -14,7 +16,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+# The demo's browser test: Playwright for Python and Debian's Chromium (apt, as root, when missing).
+$(BROWSER): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[sim,test,browser]'
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji; \
+	  else \
+	    echo "note: $(CHROMIUM) is missing and this is not root: the browser test will be skipped" \
+	         "(sudo apt-get install chromium)"; \
+	  fi; \
+	fi
+	touch $(BROWSER)
+
+test: $(STAMP) $(BROWSER)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
@@ -29,8 +45,11 @@ chaos: $(STAMP)
 	  $(PY) tests/chaos.py --seed $$seed --commands 1000 --json artifacts/chaos-$$seed.json || exit 1; \
 	done
 
+# Latency, calls, lock, throughput, takeover, rolling update, memory: bench/results.md + latency.png.
+# The lock alone, against slackmq 0.1.2: python -m slackmq.bench.
 bench: $(STAMP)
-	$(PY) -m slackmq.bench
+	$(PY) -m pip install --quiet -e '.[sim,test,bench]'
+	$(PY) -m bench
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,1 +1,4 @@
-"""Emulators for tests and the demo: a Slack workspace and a Hue bridge. Never imported by the runtime."""
+"""Emulators for tests and the demo: a Slack workspace and a Hue bridge.
+
+Never imported by the runtime.
+"""
