@@ -99,7 +99,7 @@ class Federation:
                  **workspace_kwargs: Any):
         from troupe.sim.slack import SlackWorkspace
 
-        self.workdir = Path(workdir)
+        self.workdir = Path(workdir).resolve()  # the hosts run with cwd=workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.host_names = [f"pi-{i}" for i in range(1, hosts + 1)]
         self.plugins = plugins
