@@ -1,9 +1,13 @@
 """`troupe sim`: serve an emulated Slack workspace on 127.0.0.1 until stopped.
 
 The first line on stdout is one JSON object telling clients how to connect.
-Other emulators (e.g. `--hue NAMES`) hook in through ``build_parser`` and
-``EXTENSIONS``: each extension gets the parsed args and the info dict before
-it is printed, and returns a cleanup callable.
+Other emulators hook in through ``build_parser`` and ``EXTENSIONS``: each
+extension gets the parsed args and the info dict before it is printed, and
+returns a cleanup callable. ``--hue dining,lounge,porch`` is one: it serves an
+emulated Hue bridge with those lights alongside the workspace and adds
+``"hue": {"address": "127.0.0.1:PORT", "username": ...}`` to the JSON line
+(the username is already paired, so ``phue.Bridge(ip=address,
+username=username)`` works at once).
 """
 
 from __future__ import annotations
@@ -20,6 +24,42 @@ from typing import Any
 Extension = Callable[[argparse.Namespace, dict[str, Any]], Callable[[], None] | None]
 EXTENSIONS: list[Extension] = []
 
+HUE_NAME_MAX = 32  # what a Hue bridge accepts as a light's name
+
+
+def hue_names(value: str) -> list[str]:
+    """``"dining,lounge"`` -> ``["Dining", "Lounge"]``; empty or repeated names are refused."""
+    names = [part.strip() for part in value.split(",")]
+    if any(not name for name in names):
+        raise argparse.ArgumentTypeError(
+            f"light names must not be empty (got {value!r}); e.g. --hue dining,lounge,porch")
+    titled = [name[:1].upper() + name[1:] for name in names]
+    seen: dict[str, str] = {}
+    for raw, name in zip(names, titled, strict=True):
+        if len(name) > HUE_NAME_MAX:
+            raise argparse.ArgumentTypeError(
+                f"light name {raw!r} is longer than {HUE_NAME_MAX} characters")
+        if name.casefold() in seen:
+            raise argparse.ArgumentTypeError(
+                f"light {raw!r} is named twice (as {seen[name.casefold()]!r} too); "
+                "each light needs its own name")
+        seen[name.casefold()] = raw
+    return titled
+
+
+def _hue_extension(args: argparse.Namespace, info: dict[str, Any]) -> Callable[[], None] | None:
+    """``--hue NAMES``: an emulated Hue bridge with those lights, until the command stops."""
+    if not getattr(args, "hue", None):
+        return None
+    from troupe.sim.hue import HueBridge
+
+    bridge = HueBridge(lights=args.hue, port=0).start()
+    info["hue"] = bridge.info
+    return bridge.stop
+
+
+EXTENSIONS.append(_hue_extension)
+
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     parser = parser or argparse.ArgumentParser(
@@ -34,6 +74,11 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     )
     parser.add_argument(
         "--ack-timeout", type=float, default=3.0, help="seconds before an envelope is redelivered"
+    )
+    parser.add_argument(
+        "--hue", type=hue_names, metavar="NAMES",
+        help="also serve a Hue bridge emulator with these lights (comma-separated, e.g. "
+        "dining,lounge,porch; named Dining, Lounge, Porch; Porch is an on/off plug)",
     )
     return parser
 
@@ -65,7 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         info = workspace.info
         for extension in EXTENSIONS:
-            cleanup = extension(args, info)
+            try:
+                cleanup = extension(args, info)
+            except (OSError, RuntimeError, ValueError) as exc:
+                print(f"troupe sim: {exc}", file=sys.stderr)
+                return 1
             if cleanup is not None:
                 cleanups.append(cleanup)
         sys.stdout.write(json.dumps(info) + "\n")
