@@ -3,7 +3,9 @@
 Every method here runs on the server's event loop thread (the public Python
 API hops onto that thread), so the state needs no locks. Operations raise
 ``SlackError`` with Slack's error names; every change is reported through
-``on_event`` (channel events for Socket Mode) and ``on_feed`` (admin feed).
+``on_event`` (channel events for Socket Mode) and ``on_feed`` (admin feed and
+listeners). Feed items about a message carry it as ``message``, rendered as
+the Web API returns it, with its ``metadata`` when it has some.
 """
 
 from __future__ import annotations
@@ -237,6 +239,10 @@ class Workspace:
             )
         return out
 
+    def _feed_render(self, chan: Channel, msg: dict[str, Any]) -> dict[str, Any]:
+        """A message as feed items and listeners see it: rendered, with its metadata."""
+        return self.render(chan, msg, metadata=True)
+
     def render_user(self, user: User) -> dict[str, Any]:
         profile: dict[str, Any] = {
             "real_name": user.name,
@@ -356,7 +362,8 @@ class Workspace:
             event["metadata"] = copy.deepcopy(metadata)
         event.update(self._event_base(chan), event_ts=ts)
         self.on_event(chan.id, event)
-        self.on_feed("message_posted", {"channel": chan.id, "message": self.render(chan, msg)})
+        self.on_feed("message_posted", {"channel": chan.id,
+                                        "message": self._feed_render(chan, msg)})
         return msg
 
     def update_message(self, chan: Channel, who: Principal, ts: Any, text: str) -> dict[str, Any]:
@@ -380,7 +387,8 @@ class Workspace:
             **self._event_base(chan),
         }
         self.on_event(chan.id, event)
-        self.on_feed("message_updated", {"channel": chan.id, "message": self.render(chan, msg)})
+        self.on_feed("message_updated", {"channel": chan.id,
+                                         "message": self._feed_render(chan, msg)})
         return msg
 
     def delete_message(self, chan: Channel, who: Principal, ts: Any) -> None:
@@ -390,6 +398,7 @@ class Workspace:
         if not self._owns(who, msg):
             raise SlackError("cant_delete_message")
         previous = self.render(chan, msg)
+        gone = self._feed_render(chan, msg)
         del chan.messages[ts]
         chan.pins.pop(ts, None)
         parent_ts = msg.get("thread_ts")
@@ -407,7 +416,7 @@ class Workspace:
             **self._event_base(chan),
         }
         self.on_event(chan.id, event)
-        self.on_feed("message_deleted", {"channel": chan.id, "ts": ts})
+        self.on_feed("message_deleted", {"channel": chan.id, "ts": ts, "message": gone})
 
     def _owns(self, who: Principal, msg: dict[str, Any]) -> bool:
         if who.app is not None:
@@ -465,7 +474,8 @@ class Workspace:
         chan.pins[ts] = {"created": created, "created_by": who.user.id}
         event = self._pin_event("pin_added", chan, who, msg)
         self.on_event(chan.id, event)
-        self.on_feed("pin_added", {"channel": chan.id, "ts": ts, "by": who.user.id})
+        self.on_feed("pin_added", {"channel": chan.id, "ts": ts, "by": who.user.id,
+                                   "message": self._feed_render(chan, msg)})
 
     def unpin(self, chan: Channel, who: Principal, ts: Any) -> None:
         msg = self.find_message(chan, ts)
@@ -477,7 +487,8 @@ class Workspace:
         event["has_pins"] = bool(chan.pins)
         self.on_event(chan.id, event)
         assert who.user is not None
-        self.on_feed("pin_removed", {"channel": chan.id, "ts": ts, "by": who.user.id})
+        self.on_feed("pin_removed", {"channel": chan.id, "ts": ts, "by": who.user.id,
+                                     "message": self._feed_render(chan, msg)})
 
     def _pin_event(
         self, kind: str, chan: Channel, who: Principal, msg: dict[str, Any]
@@ -553,7 +564,8 @@ class Workspace:
             "event_ts": self.clock.next(),
         }
         self.on_event(chan.id, event)
-        self.on_feed(kind, {"channel": chan.id, "ts": ts, "reaction": name, "user": uid})
+        self.on_feed(kind, {"channel": chan.id, "ts": ts, "reaction": name, "user": uid,
+                            "message": self._feed_render(chan, msg)})
 
     def join(self, chan: Channel, who: Principal) -> bool:
         """Adds the caller to the channel; False when it already was a member."""

@@ -7,7 +7,9 @@ touches state runs on that loop.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
+import logging
 import time
 import urllib.parse
 from collections import deque
@@ -25,6 +27,17 @@ from .socketmode import SocketModeHub
 
 MAX_BODY = 2 * 1024 * 1024
 MAX_HANG = 600.0
+
+log = logging.getLogger(__name__)
+
+# The feed item types that are changes in a channel; the others are about apps
+# (app_connected, app_disconnected, app_cut_off, app_restored) or ephemeral.
+CHANNEL_EVENTS = frozenset({
+    "message_posted", "message_updated", "message_deleted",
+    "pin_added", "pin_removed", "reaction_added", "reaction_removed",
+})
+
+Listener = Callable[[dict[str, Any]], None]
 
 
 class ArgsError(Exception):
@@ -103,6 +116,10 @@ class SimServer(Controls):
         self.feed_log: deque[dict[str, Any]] = deque(maxlen=1000)
         self._feed_seq = 0
         self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        # Replaced, never mutated, so any thread may add or remove while the loop reads.
+        self._listeners: tuple[tuple[Listener, frozenset[str] | None], ...] = ()
+        self._pending: deque[dict[str, Any]] = deque()
+        self._dispatching = False
         self.hub = SocketModeHub(
             self.model, self.faults, self.recorder, self.feed, ack_timeout=ack_timeout
         )
@@ -126,13 +143,47 @@ class SimServer(Controls):
     def _schedule_at(self, when: float, fn: Callable[[], None]) -> asyncio.TimerHandle:
         return asyncio.get_running_loop().call_later(max(0.0, when - time.time()), fn)
 
+    def add_listener(self, fn: Listener, types: Any = None) -> None:
+        """``fn(item)`` for every feed item (of ``types``, if given) from now on; see
+        ``SlackWorkspace.add_listener``."""
+        wanted = None if types is None else frozenset(types)
+        self._listeners = (*self._listeners, (fn, wanted))
+
+    def remove_listener(self, fn: Listener) -> bool:
+        """Stops calling ``fn`` (compared with ``==``, so ``seen.append`` works); False if it
+        was not listening."""
+        kept = tuple(pair for pair in self._listeners if pair[0] != fn)
+        found = len(kept) != len(self._listeners)
+        self._listeners = kept
+        return found
+
     def feed(self, kind: str, data: dict[str, Any]) -> None:
-        """Publishes a workspace change to the admin live feed."""
+        """Publishes a workspace change to the admin live feed and the listeners."""
         self._feed_seq += 1
         item = {"seq": self._feed_seq, "time": time.time(), "type": kind, **data}
         self.feed_log.append(item)
         for queue in list(self.subscribers):
             queue.put_nowait(item)
+        if not self._listeners:
+            return
+        self._pending.append(item)
+        if self._dispatching:
+            return  # a listener caused this change: it is delivered after the current one
+        self._dispatching = True
+        try:
+            while self._pending:
+                self._notify(self._pending.popleft())
+        finally:
+            self._dispatching = False
+
+    def _notify(self, item: dict[str, Any]) -> None:
+        for fn, types in self._listeners:
+            if types is not None and item["type"] not in types:
+                continue
+            try:
+                fn(copy.deepcopy(item))
+            except Exception:  # a listener's bug must not break the call that made the change
+                log.exception("Slack emulator listener %r failed on %s", fn, item["type"])
 
     def build_app(self) -> web.Application:
         from .admin import admin_routes

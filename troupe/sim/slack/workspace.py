@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -101,10 +101,23 @@ class SlackWorkspace:
         self.stop()
 
     def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Runs fn on the server loop (awaiting it if it is a coroutine function)."""
+        """Runs fn on the server loop (awaiting it if it is a coroutine function).
+
+        On the loop itself (from a listener) a plain function runs at once; an
+        asynchronous one (close_connections) cannot, and raises.
+        """
         loop = self._loop
         if loop is None or not self._ready.is_set():
             raise RuntimeError("the workspace is not started")
+        if threading.current_thread() is self._thread:
+            result = fn(*args, **kwargs)
+            if asyncio.iscoroutine(result):
+                result.close()
+                raise RuntimeError(
+                    f"{getattr(fn, '__name__', fn)} waits on the emulator's loop: "
+                    "call it from another thread, not from a listener"
+                )
+            return result
 
         async def run() -> Any:
             result = fn(*args, **kwargs)
@@ -112,8 +125,6 @@ class SlackWorkspace:
                 result = await result
             return result
 
-        if threading.current_thread() is self._thread:
-            raise RuntimeError("call SlackWorkspace methods from another thread")
         return asyncio.run_coroutine_threadsafe(run(), loop).result(60)
 
     # -- connection details ----------------------------------------------
@@ -160,6 +171,43 @@ class SlackWorkspace:
     def post(self, text: str, user: str | None = None, thread_ts: str | None = None) -> str:
         """Posts a person's message as if typed in the channel; returns its ts."""
         return self._call(self._server.ctl_post, text, user, thread_ts)
+
+    # -- listeners -------------------------------------------------------
+
+    def add_listener(
+        self, fn: Callable[[dict[str, Any]], None], types: Iterable[str] | None = None
+    ) -> None:
+        """Call ``fn(event)`` for every change in the workspace from now on.
+
+        ``event`` is the item the admin feed (``/_sim/events``) sends, a fresh
+        copy for each listener: ``{"seq", "time", "type", ...}``. Channel events
+        (``CHANNEL_EVENTS``) carry ``channel``, ``ts`` and ``message``: the
+        message as the Web API renders it (reactions, ``pinned_to``, thread
+        fields) with its ``metadata`` when it was posted with some:
+
+        - ``message_posted``, ``message_updated``: the message as it now is;
+        - ``message_deleted``: the message as it was;
+        - ``pin_added``, ``pin_removed``: ``by`` (user id), the message after;
+        - ``reaction_added``, ``reaction_removed``: ``reaction``, ``user``, the
+          message after.
+
+        The other types are ``ephemeral`` and the apps' ``app_connected``,
+        ``app_disconnected`` (with ``app``, ``connections``), ``app_cut_off``
+        and ``app_restored``. Pass ``types`` (e.g. ``CHANNEL_EVENTS``) to get
+        only those. May be called before ``start()``.
+
+        ``fn`` runs on the emulator's loop, synchronously, as the change is
+        made, before the API call that made it answers (its Socket Mode
+        envelopes are already queued). So it must be quick and not block; it may
+        call this workspace's plain methods (``cut_off``, ``post``, ``pins``
+        ...), not ``close_connections``. Changes it makes reach listeners after
+        the current event. An exception in ``fn`` is logged and ignored.
+        """
+        self._server.add_listener(fn, types)
+
+    def remove_listener(self, fn: Callable[[dict[str, Any]], None]) -> bool:
+        """Stop calling ``fn`` (compared with ``==``); False when it was not listening."""
+        return self._server.remove_listener(fn)
 
     # -- faults ----------------------------------------------------------
 
