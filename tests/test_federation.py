@@ -238,3 +238,26 @@ def test_restarted_pi_finishes_its_own_claim_without_waiting_for_the_lease(tmp_p
         assert [fed.host_of(m) for m in report] == [holder]
         wait_for(lambda: not fed.ws.pins(), 10, "the pin to be released")
         assert runs(log, "start") == {1: 1}
+
+
+def test_pi_that_missed_a_sequential_command_takes_its_own_turn_on_return(tmp_path):
+    """Another Pi's done marker does not finish a sequential command for this Pi."""
+    fed, log = probe_federation(tmp_path, 2)
+    with fed:
+        fed.stop_host("pi-2")
+        ts = fed.say("turn 1")
+        wait_for(lambda: fed.ws.reactions(ts) and not fed.ws.pins(), 20, "pi-1's turn to end")
+        assert runs(log, "turn") == {1: 1}
+        # Slack holds events for an app with no connection only a while: pi-2 has been away
+        # too long, so it learns of the command from history alone (as it does after a
+        # longer outage), with pi-1's marker on it.
+        fed.ws.server.hub.hold_limit = 0.0
+        fed.start_host("pi-2")
+        wait_for(lambda: [r for r in fed.ws.reactions(ts) if len(r["users"]) == 2], 20,
+                 "pi-2's turn, on catch-up")
+        wait_for(lambda: not fed.ws.pins(), 10, "pi-2's turn to be released")
+        assert sorted(line.split()[2] for line in log.read_text().splitlines()) == [
+            "pi-1", "pi-2"]
+        assert not [d for d in fed.ws.log()["deliveries"] if d["app"] == "pi-2"
+                    and d["ts"] == ts and d["outcome"].startswith("sent")]
+

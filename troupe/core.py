@@ -389,8 +389,8 @@ class Bot:
         if not cmd.text:
             return
         age = time.time() - float(ts)
-        # Finished while this Pi was away: nothing to do and no call spent (but a broadcast
-        # is finished only for the Pis whose own marker it carries).
+        # Finished while this Pi was away: nothing to do and no call spent. (A broadcast or
+        # sequential command is finished only for the Pis whose own marker it carries.)
         finished = source == "history" and _has_outcome(cmd.reactions)
         if not self._authorized(author):
             if not finished:
@@ -404,7 +404,9 @@ class Bot:
                 self._exclusive_answer(cmd, "unknown", lambda: self._unknown(cmd))
             return
         plugin, spec, match = found
-        if finished and spec.mode != "broadcast":
+        if finished and spec.mode in ("broadcast", "sequential"):
+            finished = _has_outcome(cmd.reactions, self.user_id)  # this Pi's own turn
+        if finished:
             return
         if age > self.config.max_command_age and not self._holding(cmd):
             if spec.mode == "exclusive":
@@ -489,8 +491,6 @@ class Bot:
                   lease=spec.lease)
         assert self.guard is not None
         if spec.mode == "broadcast":
-            if cmd.source == "history" and _has_outcome(cmd.reactions, self.user_id):
-                return
             log.info("%s %s %r broadcast", self.name, cmd.ts, cmd.text)
             ok = run()
             self._mark_broadcast(cmd.ts, ok)

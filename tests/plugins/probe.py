@@ -7,7 +7,7 @@ from troupe import Plugin, command
 
 
 class Probe(Plugin):
-    """Commands for tests: count, fail, hold."""
+    """Commands for tests: count, fail, hold, take turns."""
 
     name = "probe"
 
@@ -51,3 +51,9 @@ class Probe(Plugin):
         """Runs only on the named Pi."""
         self._record(f"only {n}")
         ctx.reply(f"only {n}")
+
+    @command("turn {n:int}", mode="sequential")
+    def turn(self, ctx, n: int) -> None:
+        """Each Pi records command n, one at a time."""
+        self._record(f"turn {n}")
+        ctx.reply(f"turn {n}")
