@@ -261,3 +261,23 @@ def test_pi_that_missed_a_sequential_command_takes_its_own_turn_on_return(tmp_pa
         assert not [d for d in fed.ws.log()["deliveries"] if d["app"] == "pi-2"
                     and d["ts"] == ts and d["outcome"].startswith("sent")]
 
+
+def test_restart_asked_for_in_a_turn_the_guard_runs_later_restarts_the_pi(tmp_path):
+    """A turn that comes free is run by the guard's watch thread; a restart asked for there
+    exits 75 keeping the claim, and the restarted process finishes the turn."""
+    fed, log = probe_federation(tmp_path, 2)
+    with fed:
+        ts = fed.say("relay 1")
+        wait_for(lambda: runs(log, "relay") == {1: 1}, 20, "the first turn to start")
+        first = log.read_text().split()[2]
+        second = next(name for name in fed.host_names if name != first)
+        Path(str(log) + ".release").touch()
+        wait_for(lambda: fed.procs[second].poll() is not None, 20, f"{second} to restart")
+        assert fed.procs[second].returncode == 75
+        second_id = fed.ws.app(second)["bot_user_id"]
+        assert [p["created_by"] for p in fed.ws.pins()] == [second_id]  # the claim is kept
+        fed.start_host(second)
+        wait_for(lambda: runs(log, "relayed") == {1: 2}, 20, "the restarted Pi's turn")
+        wait_for(lambda: not fed.ws.pins(), 10, "the turn to be released")
+        assert {u for r in fed.ws.reactions(ts) for u in r["users"]} == {
+            fed.ws.app(first)["bot_user_id"], second_id}

@@ -245,7 +245,8 @@ class Bot:
         self.user_id, self.bot_id = auth["user_id"], auth.get("bot_id") or ""
         self.channel_id, self.channel_name = self._find_channel(self.config.slack.channel)
         self.mq = SlackMQ(client=self.web, channel=self.channel_id, lease=self.config.lease)
-        self.guard = Guard(self.mq, self.name, self.config.lease)
+        self.guard = Guard(self.mq, self.name, self.config.lease,
+                           on_restart=lambda e: self.request_restart(str(e), e.exit_code))
 
     def _find_channel(self, wanted: str) -> tuple[str, str]:
         if wanted[:1] in "CG" and wanted[1:].isalnum() and wanted.upper() == wanted:

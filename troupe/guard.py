@@ -154,12 +154,16 @@ class _Watch:
 
 class Guard:
     def __init__(self, mq: SlackMQ, host: str, lease: float, *,
-                 preferred: float | None = None):
+                 preferred: float | None = None,
+                 on_restart: Callable[[RestartRequested], None] | None = None):
         """`preferred`: the window of preferred claims in seconds (0: off; None: from
-        the environment, TROUPE_PREFERRED_CLAIMS)."""
+        the environment, TROUPE_PREFERRED_CLAIMS). `on_restart`: called when a handler
+        run by the guard's own threads (a takeover, a turn that came free, a claim after
+        waiting) asks for a restart; the claim is kept, as on the core's path."""
         self.mq = mq
         self.host = host
         self.lease = lease
+        self.on_restart = on_restart
         self.window = preferred_window() if preferred is None else preferred
         self.ranking = Ranking(mq.client, mq.channel, lambda: mq.user_id)
         self._pins_seen: OrderedDict[str, str] = OrderedDict()  # ts -> "added" | "removed"
@@ -400,6 +404,8 @@ class Guard:
             for watch in due:
                 try:
                     self._fire(watch)
+                except RestartRequested as e:
+                    self._restart(e)
                 except Exception:  # noqa: BLE001 - one bad watch must not stop the others
                     log.exception("%s %s watch failed", self.host, watch.job.ts)
             self._wake.wait(max(0.0, min(next_due - time.time(), 5.0)))
@@ -428,6 +434,14 @@ class Guard:
         elif watch.kind == "takeover":
             self._take_over(job)
 
+    def _restart(self, request: RestartRequested) -> None:
+        """A handler on a guard thread asked for a restart: hand it to the bot."""
+        if self.on_restart is None:
+            log.error("%s a handler asked for a restart (%s), but nothing here can restart",
+                      self.host, request)
+            return
+        self.on_restart(request)
+
     def _claim_after_wait(self, watch: _Watch) -> None:
         job = watch.job
         log.info("%s %s %r: no other claim %.1fs after the message; claiming", self.host,
@@ -435,6 +449,8 @@ class Guard:
         try:
             if self._claim(job) == "won" and self._window() == self.window:
                 self.ranking.suspect(watch.ahead)  # first in line, did not claim, not slowed
+        except RestartRequested as e:
+            self._restart(e)
         except Exception:  # noqa: BLE001 - as in the watch loop
             log.exception("%s %s preferred claim failed", self.host, job.ts)
 

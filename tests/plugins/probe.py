@@ -4,6 +4,7 @@ import os
 import time
 
 from troupe import Plugin, command
+from troupe.plugin import RestartRequested
 
 
 class Probe(Plugin):
@@ -57,3 +58,27 @@ class Probe(Plugin):
         """Each Pi records command n, one at a time."""
         self._record(f"turn {n}")
         ctx.reply(f"turn {n}")
+
+    def _first(self, name: str) -> bool:
+        """True for the first caller only (across Pis: an exclusive create of a file)."""
+        try:
+            os.close(os.open(f"{self.settings['log']}.{name}",
+                             os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            return True
+        except FileExistsError:
+            return False
+
+    @command("relay {n:int}", mode="sequential")
+    def relay(self, ctx, n: int) -> None:
+        """Each Pi in turn: the first holds its turn until released; the next asks for a
+        restart (once), so its turn is run again by the restarted process."""
+        self._record(f"relay {n}")
+        if self._first(f"relay{n}"):
+            release = self.settings["log"] + ".release"
+            deadline = time.monotonic() + 60
+            while not os.path.exists(release) and time.monotonic() < deadline:
+                time.sleep(0.05)  # a test stand-in for slow work
+        elif self._first(f"restart{n}"):
+            raise RestartRequested(f"relay {n} asked for a restart")
+        self._record(f"relayed {n}")
+        ctx.reply(f"relayed {n}")
