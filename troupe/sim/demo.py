@@ -30,7 +30,7 @@ from troupe.sim.demo_chat import Chat
 from troupe.sim.demo_gpio import GpioWatch
 from troupe.sim.demo_hosts import Pi
 from troupe.sim.demo_house import HUE_GROUPS, HUE_LIGHTS, LEASE_S, House, sim_gpio_available
-from troupe.sim.demo_setup import checked_plugin_config, feed_tap, house_view
+from troupe.sim.demo_setup import checked_plugin_config, house_view
 from troupe.sim.demo_source import LocalSource, make_local_source
 from troupe.sim.demo_web import HOSTS_KEY, DemoError, Page, build_app
 from troupe.text import escape
@@ -82,7 +82,7 @@ class Demo:
         self.hue = HueBridge(lights=HUE_LIGHTS, plugs=[], groups=HUE_GROUPS).start()
         self.chat = Chat(self.ws.user, self.ws.apps)
         self.apps = {a["name"]: {"connections": 0, "cut_off": False} for a in self.ws.apps}
-        feed_tap(self.ws, self._on_feed_threadsafe)
+        self.ws.add_listener(self._on_workspace_event)
         await self._serve()
         if "update" in self.house.plugins:
             try:
@@ -213,17 +213,18 @@ class Demo:
 
     # -- events in -------------------------------------------------------------------
 
-    def _on_feed_threadsafe(self, item: dict[str, Any], metadata: dict[str, Any] | None) -> None:
-        """On the emulator's loop, for every feed item; the trap acts here, before anyone else."""
+    def _on_workspace_event(self, item: dict[str, Any]) -> None:
+        """The emulator's listener, on its loop as each change is made: the trap acts here,
+        before the Pi that pinned gets its answer (messages carry their metadata)."""
+        self.loop.call_soon_threadsafe(self._on_feed, item)
         if self.trap_armed and item.get("type") == "pin_added" and self.chat is not None:
             name = self.chat.names.get(item.get("by", ""), "")
             if name in self.pis:
                 self.trap_armed = False
-                self.ws.server.faults.cut_off(name)  # its next call hangs: it cannot finish
+                self.ws.cut_off(name)  # its next call hangs: it cannot finish the command
                 self.loop.call_soon_threadsafe(self._spring_trap, name, item["ts"])
-        self.loop.call_soon_threadsafe(self._on_feed, item, metadata)
 
-    def _on_feed(self, item: dict[str, Any], metadata: dict[str, Any] | None) -> None:
+    def _on_feed(self, item: dict[str, Any]) -> None:
         if self._closing or self.chat is None:
             return
         kind = item.get("type", "")
@@ -236,7 +237,7 @@ class Demo:
             elif kind in ("app_cut_off", "app_restored"):
                 self.apps[app]["cut_off"] = kind == "app_cut_off"
             self._send_pis()
-        for event in self.chat.apply(item, metadata):
+        for event in self.chat.apply(item):
             self.page.send(event)
             message = event.get("message")
             if event["type"] == "message" and message and message["kind"] == "pi":
@@ -331,7 +332,7 @@ class Demo:
             pi = self.pis[name]
             await pi.kill()
             await asyncio.to_thread(self.ws.restore, name)
-            about = self.chat._about(ts) if self.chat else "the command"
+            about = self.chat.about(ts) if self.chat else "the command"
             self._note(f"{name} claimed {about} and lost power mid-command. Its pin stays; "
                        f"about {LEASE_S} s after the claim another Pi takes over.")
             self.page.send({"type": "trap", "armed": False})

@@ -109,7 +109,7 @@ class Chat:
         return {"name": name, "emoji": emoji(name), "meaning": MARKER_MEANING.get(name),
                 "users": [self.name(u) for u in users], "user_ids": list(users)}
 
-    def _about(self, ts: str) -> str:
+    def about(self, ts: str) -> str:
         msg = self.messages.get(ts)
         return f"“{short(msg['text'])}”" if msg else f"message {ts}"
 
@@ -157,7 +157,7 @@ class Chat:
             events.append({"type": "message", "message": msg})
         what = "pinned" if added else "unpinned"
         why = "its claim: Slack refuses a second pin" if added else "releases the claim"
-        events.append(self.log(f"{who} {what} {self._about(ts)} ({why})", "pin", ts))
+        events.append(self.log(f"{who} {what} {self.about(ts)} ({why})", "pin", ts))
         return events
 
     def _on_reaction_added(self, item: dict[str, Any], metadata: Any) -> list[dict[str, Any]]:
@@ -186,7 +186,7 @@ class Chat:
         meaning = MARKER_MEANING.get(name)
         note = f" (marks it {meaning})" if meaning and added else ""
         verb = "reacted" if added else "took back"
-        events.append(self.log(f"{self.name(user)} {verb} {emoji(name)} on {self._about(ts)}{note}",
+        events.append(self.log(f"{self.name(user)} {verb} {emoji(name)} on {self.about(ts)}{note}",
                                "reaction", ts))
         return events
 

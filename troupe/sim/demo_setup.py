@@ -1,45 +1,13 @@
-"""Wiring helpers for the demo: checked Pi configuration, the Slack feed tap, the house view."""
+"""Wiring helpers for the demo: checked Pi configuration and the house view."""
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from troupe.sim.demo_house import HUE_LIGHTS, House, slug
 from troupe.testing import dump_toml
-
-FeedCallback = Callable[[dict[str, Any], "dict[str, Any] | None"], None]
-
-
-class _Tap:
-    """Sits in the emulator's feed subscribers like an asyncio.Queue, on the emulator's loop.
-
-    It sees each workspace change synchronously, as it happens (so the demo can
-    act before the Pi that caused it makes its next call), and looks up the
-    message metadata the feed leaves out (which command an answer answers).
-    """
-
-    def __init__(self, server: Any, callback: FeedCallback) -> None:
-        self.server = server
-        self.callback = callback
-
-    def put_nowait(self, item: dict[str, Any]) -> None:
-        metadata = None
-        if item.get("type") in ("message_posted", "message_updated"):
-            ts = (item.get("message") or {}).get("ts")
-            try:
-                metadata = self.server.model.home.messages.get(ts, {}).get("_metadata")
-            except AttributeError:  # the emulator changed shape: answers just are not linked
-                metadata = None
-        self.callback(item, metadata)
-
-
-def feed_tap(workspace: Any, callback: FeedCallback) -> None:
-    """Call `callback(item, metadata)` on the emulator's loop for every feed item from now on."""
-    workspace.server.subscribers.add(_Tap(workspace.server, callback))
-
 
 # -- configuration -------------------------------------------------------------------
 
