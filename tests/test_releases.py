@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import stat
 import subprocess
 import sys
 import textwrap
@@ -247,3 +249,182 @@ def test_release_venv_does_not_leak_this_interpreter(root):
     prefix = run_bin(root.release_dir("v1") / "venv" / "bin" / "python", "-c", code)
     assert Path(prefix) == root.release_dir("v1") / "venv"
     assert Path(prefix) != Path(sys.prefix)
+
+
+# ---- a relative root, reused site-packages, and what a power cut or a race can leave ----------
+
+def test_relative_root_is_made_absolute(tmp_path, origin, monkeypatch):
+    """The venv's scripts and the links must not depend on the working directory."""
+    monkeypatch.chdir(tmp_path)
+    root = ReleaseRoot("opt", GitSource(str(origin)), reuse_site_packages=True)
+    assert root.path.is_absolute()
+    root.build("v1")  # pip runs with the release as its working directory
+    assert root.path.samefile(tmp_path / "opt")
+    root.switch("v1")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # systemd starting the process somewhere else
+    assert root.current_version() == "v1"
+    assert run_bin(root.path / "current" / "venv" / "bin" / "troupe", "version") == "v1"
+    config = tmp_path / "troupe.toml"
+    config.write_text("")
+    assert root.health_check("v1", config)[0]
+
+
+def test_release_main_takes_a_relative_root_from_the_config_files_directory(
+        tmp_path, origin, monkeypatch, capsys):
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    config = etc / "troupe.toml"
+    config.write_text(f'[update]\nroot = "opt"\nsource = "git"\nurl = "{origin}"\n')
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    assert release_main(["build", "v1", "--config", str(config), "--reuse-site-packages"]) == 0
+    assert (etc / "opt" / "releases" / "v1" / "RELEASE").is_file()
+    assert not (cwd / "opt").exists()
+    assert release_main(["switch", "v1", "--config", str(config)]) == 0
+    assert os.readlink(etc / "opt" / "current") == os.path.join("releases", "v1")
+    monkeypatch.chdir(etc)
+    capsys.readouterr()
+    assert release_main(["current", "--root", "opt"]) == 0  # --root: to the working directory
+    assert capsys.readouterr().out.strip() == "v1"
+
+
+BUILD_FROM_INSIDE = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("releases_under_test", sys.argv[1])
+releases = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = releases
+spec.loader.exec_module(releases)
+root = releases.ReleaseRoot(sys.argv[2], releases.GitSource(sys.argv[3]),
+                            reuse_site_packages=True)
+root.build("v2")
+"""
+
+
+def test_release_built_from_inside_a_release_reuses_the_base_packages(root, origin, tmp_path):
+    """Release v2, built by a process running in release v1's venv, survives v1's removal."""
+    import troupe.releases as module
+
+    root.build("v1")
+    root.switch("v1")
+    inside = root.release_dir("v1") / "venv" / "bin" / "python"
+    subprocess.run([str(inside), "-c", BUILD_FROM_INSIDE, module.__file__, str(root.path),
+                    str(origin)], check=True, capture_output=True, text=True)
+    pth = next(root.release_dir("v2").glob("venv/lib/python*/site-packages/_troupe_reuse.pth"))
+    listed = pth.read_text().split()
+    assert listed and not [d for d in listed if str(root.releases) in d]
+    shutil.rmtree(root.release_dir("v1"))  # pruned, or rolled away from
+
+    python2 = root.release_dir("v2") / "venv" / "bin" / "python"
+    # pytest lives only in the environment running these tests: the base of every release
+    assert run_bin(python2, "-c", "import pytest; print(pytest.__name__)") == "pytest"
+    assert run_bin(root.troupe_bin("v2"), "version") == "v2"  # its own troupe, not the base's
+
+
+def test_reused_site_dirs_follow_a_chain_to_the_base(tmp_path, monkeypatch):
+    import troupe.releases as module
+
+    base, old, mid = tmp_path / "base", tmp_path / "old", tmp_path / "mid"
+    for d in (base, old, mid):
+        d.mkdir()
+    (old / "_troupe_reuse.pth").write_text(f"{base}\n")
+    (mid / "_troupe_reuse.pth").write_text(f"# reused\n{old}\n{base}\n")  # an older chain
+    monkeypatch.setattr(module.sysconfig, "get_paths",
+                        lambda: {"purelib": str(mid), "platlib": str(mid)})
+    assert module.reused_site_dirs() == [os.path.realpath(base)]
+
+
+def test_switch_never_makes_a_missing_release_previous(tmp_path):
+    root = ReleaseRoot(tmp_path / "opt")
+    for v in ("v1", "v2", "v3"):
+        (root.release_dir(v)).mkdir(parents=True)
+        (root.release_dir(v) / "RELEASE").write_text("{}\n")
+    root.switch("v1")
+    root.switch("v2")
+    shutil.rmtree(root.release_dir("v2"))  # removed by hand under the running service
+    root.switch("v3")
+    assert (root.current_version(), root.previous_version()) == ("v3", "v1")
+    assert (root.path / "previous").resolve().is_dir()
+    assert root.rollback() == "v1"
+
+    # a rollback cut short between its two links left previous == current: no way back
+    os.replace(root.path / "current", root.path / "previous")
+    os.symlink(os.path.join("releases", "v1"), root.path / "current")
+    with pytest.raises(ReleaseError, match="no previous release"):
+        root.rollback()
+    assert not root.failed("v1")  # the release that runs is not marked failed
+
+
+def test_prune_cut_short_leaves_no_release_that_looks_complete(tmp_path, monkeypatch):
+    import troupe.releases as module
+
+    root = ReleaseRoot(tmp_path / "opt")
+    for v in ("v1", "v2", "v3"):
+        (root.release_dir(v) / "venv" / "bin").mkdir(parents=True)
+        (root.release_dir(v) / "RELEASE").write_text("{}\n")
+    root.switch("v2")
+    root.switch("v3")
+    real_rmtree = shutil.rmtree
+
+    def power_cut(path, *args, **kwargs):
+        real_rmtree(Path(path) / "venv")  # part of the tree is gone, the marker is not
+        raise OSError("power cut")
+
+    monkeypatch.setattr(module.shutil, "rmtree", power_cut)
+    with pytest.raises(OSError, match="power cut"):
+        root.prune(keep=0)
+    assert root.versions() == ["v2", "v3"]  # v1 is not half there
+    monkeypatch.setattr(module.shutil, "rmtree", real_rmtree)
+    assert root.prune(keep=0) == []
+    assert sorted(p.name for p in root.releases.iterdir()) == [".lock", "v2", "v3"]
+
+
+def test_markers_are_durable_and_readable(tmp_path, monkeypatch):
+    root = ReleaseRoot(tmp_path / "opt")
+    for v in ("v1", "v2"):
+        (root.release_dir(v)).mkdir(parents=True)
+        (root.release_dir(v) / "RELEASE").write_text("{}\n")
+    root.switch("v1")
+    root.switch("v2")
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def spy(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    root.rollback()
+    assert str(root.path) in synced  # the renamed links reach the disk
+    assert str(root.release_dir("v2")) in synced  # and the FAILED marker's entry
+    assert stat.S_IMODE((root.release_dir("v2") / "FAILED").stat().st_mode) == 0o644
+
+
+def test_links_move_under_the_lock(tmp_path, monkeypatch):
+    import fcntl
+
+    root = ReleaseRoot(tmp_path / "opt")
+    for v in ("v1", "v2"):
+        (root.release_dir(v)).mkdir(parents=True)
+        (root.release_dir(v) / "RELEASE").write_text("{}\n")
+    held: list[bool] = []
+    real_point = ReleaseRoot._point
+
+    def probe(self, name, version):
+        fd = os.open(self.releases / ".lock", os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held.append(False)  # nobody else held it
+        except BlockingIOError:
+            held.append(True)
+        finally:
+            os.close(fd)
+        real_point(self, name, version)
+
+    monkeypatch.setattr(ReleaseRoot, "_point", probe)
+    root.switch("v1")
+    root.switch("v2")
+    root.rollback()
+    assert held and all(held)

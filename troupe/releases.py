@@ -11,8 +11,19 @@ Layout under a root (``/opt/troupe`` on a Pi)::
 
 The running code is never touched: a new version is built in its own
 directory, checked there, and only then do the links move (``os.replace`` of a
-fresh symlink, atomic on POSIX). A venv cannot be renamed (its scripts carry
-absolute paths), so completeness is the ``RELEASE`` marker, not a rename.
+fresh symlink, atomic on POSIX, then an fsync of the directory so a power cut
+cannot undo it). A venv cannot be renamed (its scripts carry absolute paths),
+so completeness is the ``RELEASE`` marker, not a rename; the marker is written
+only after the build is on disk, and a release is removed by renaming it out
+of ``releases/`` first, so a half-deleted one never looks complete. Links only
+ever point at complete releases. Switching, rollback and pruning hold
+``releases/.lock`` (``flock``), so two processes never move the links at once.
+
+The root is made absolute when a ``ReleaseRoot`` is created (a relative path
+is taken against the working directory at that moment; ``troupe release
+--config`` takes a relative ``[update] root`` against the configuration
+file's directory), because venv scripts carry absolute paths and a service
+manager may start the process in any directory.
 
 Where versions come from is configuration (``GitSource`` / ``IndexSource``),
 never chat: a version asked for in chat must match ``VERSION_RE`` (so it can
@@ -22,6 +33,8 @@ never be read as an option) and be among those the source offers.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import fnmatch
 import json
 import os
@@ -31,9 +44,10 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -45,6 +59,7 @@ __all__ = [
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 MARKER = "RELEASE"
 FAILED = "FAILED"
+REUSE_PTH = "_troupe_reuse.pth"
 
 
 class ReleaseError(Exception):
@@ -206,7 +221,9 @@ class ReleaseRoot:
     def __init__(self, path: str | os.PathLike[str], source: Source | None = None, *,
                  python: str | None = None, reuse_site_packages: bool = False,
                  keep: int = 1) -> None:
-        self.path = Path(path)
+        # Absolute now: venv scripts carry absolute paths, and the process may later
+        # run (or be started by systemd) in another working directory.
+        self.path = Path(os.path.abspath(os.fspath(path)))
         self.releases = self.path / "releases"
         self.source = source
         self.python = python or getattr(sys, "_base_executable", sys.executable)
@@ -249,28 +266,54 @@ class ReleaseRoot:
 
     # -- switching -------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold ``releases/.lock``: one process (and thread) moves links or deletes at a time."""
+        self.releases.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.releases / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
     def _point(self, name: str, version: str) -> None:
-        """Point link ``name`` at ``releases/<version>`` atomically (relative link)."""
-        tmp = self.path / f".{name}.{os.getpid()}.tmp"
+        """Point link ``name`` at ``releases/<version>`` atomically (relative link).
+
+        Refuses a release that is not complete, so a link never dangles.
+        """
+        if not self.is_complete(version):
+            raise ReleaseError(f"{version} is not a complete release under {self.releases}")
+        tmp = self.path / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
         if tmp.is_symlink() or tmp.exists():
             tmp.unlink()
         os.symlink(os.path.join("releases", version), tmp)
-        os.replace(tmp, self.path / name)
+        try:
+            os.replace(tmp, self.path / name)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(self.path)
 
     def switch(self, version: str) -> str:
-        """Make ``version`` current; the old current becomes previous."""
+        """Make ``version`` current; the old current becomes previous.
+
+        An old current that is no longer a complete release (removed by hand) does
+        not replace a usable previous.
+        """
         validate_version(version)
-        if not self.is_complete(version):
-            raise ReleaseError(f"{version} is not built under {self.releases}; "
-                               f"built: {', '.join(self.versions()) or 'none'}")
-        old = self.current_version()
-        if old == version:
+        with self._locked():
+            if not self.is_complete(version):
+                raise ReleaseError(f"{version} is not built under {self.releases}; "
+                                   f"built: {', '.join(self.versions()) or 'none'}")
+            old = self.current_version()
+            if old == version:
+                return version
+            if old is not None and VERSION_RE.match(old) and self.is_complete(old):
+                self._point("previous", old)
+            self._point("current", version)
+            (self.release_dir(version) / FAILED).unlink(missing_ok=True)
             return version
-        if old is not None:
-            self._point("previous", old)
-        self._point("current", version)
-        (self.release_dir(version) / FAILED).unlink(missing_ok=True)
-        return version
 
     def rollback(self) -> str:
         """Swap current and previous; mark the release left behind as failed.
@@ -278,25 +321,40 @@ class ReleaseRoot:
         Refuses to go back to a release that was itself rolled away from, so a
         pair of broken releases cannot flip-flop forever.
         """
-        cur, prev = self.current_version(), self.previous_version()
-        if prev is None or not self.is_complete(prev):
-            raise ReleaseError("no previous release to roll back to")
-        if self.failed(prev):
-            raise ReleaseError(f"previous release {prev} is marked failed; not rolling back")
-        self._point("current", prev)
-        if cur is not None:
-            self._point("previous", cur)
-            _write_atomic(self.release_dir(cur) / FAILED, f"rolled back at {time.time():.0f}\n")
-        return prev
+        with self._locked():
+            cur, prev = self.current_version(), self.previous_version()
+            if prev is None or prev == cur or not self.is_complete(prev):
+                raise ReleaseError("no previous release to roll back to")
+            if self.failed(prev):
+                raise ReleaseError(f"previous release {prev} is marked failed; not rolling back")
+            self._point("current", prev)
+            if cur is not None and VERSION_RE.match(cur) and self.is_complete(cur):
+                self._point("previous", cur)
+                _write_atomic(self.release_dir(cur) / FAILED,
+                              f"rolled back at {time.time():.0f}\n")
+            return prev
+
+    def _remove(self, version: str) -> None:
+        """Delete a release directory: renamed out of sight first, so no half is left visible."""
+        target = self.release_dir(version)
+        if not target.exists():
+            return
+        trash = self.releases / f".{version}.removing.{os.getpid()}.{threading.get_ident()}"
+        os.replace(target, trash)
+        _fsync_dir(self.releases)
+        shutil.rmtree(trash, ignore_errors=True)
 
     def prune(self, keep: int | None = None) -> list[str]:
         """Remove old releases: keep current, previous and the ``keep`` newest others."""
         keep = self.keep if keep is None else keep
-        pinned = {self.current_version(), self.previous_version()}
-        others = [v for v in self.versions() if v not in pinned]
-        doomed = others[:-keep] if keep > 0 else others
-        for version in doomed:
-            shutil.rmtree(self.release_dir(version))
+        with self._locked():
+            pinned = {self.current_version(), self.previous_version()}
+            others = [v for v in self.versions() if v not in pinned]
+            doomed = others[:-keep] if keep > 0 else others
+            for version in doomed:
+                self._remove(version)
+            for leftover in self.releases.glob(".*.removing.*"):  # a removal a power cut stopped
+                shutil.rmtree(leftover, ignore_errors=True)
         return doomed
 
     # -- building ------------------------------------------------------------
@@ -312,8 +370,8 @@ class ReleaseRoot:
         if version in (self.current_version(), self.previous_version()):
             raise ReleaseError(f"{version} is linked but incomplete; refusing to rebuild it")
         _offered(self.source, version)
-        if target.exists():
-            shutil.rmtree(target)  # a build that died half way
+        with self._locked():
+            self._remove(version)  # a build that died half way
         target.mkdir(parents=True)
         try:
             pip_args = self.source.fetch(version, target)
@@ -328,6 +386,7 @@ class ReleaseRoot:
         except BaseException:
             shutil.rmtree(target, ignore_errors=True)
             raise
+        os.sync()  # the venv is on disk before the marker says it is complete
         _write_atomic(target / MARKER, json.dumps({
             "version": version, "source": self.source.describe(), "built_at": time.time(),
         }) + "\n")
@@ -339,8 +398,7 @@ class ReleaseRoot:
             site = Path(_run([str(venv / "bin" / "python"), "-c",
                               "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              env=_clean_env()).strip())
-            parents = dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))
-            _write_atomic(site / "_troupe_reuse.pth", "\n".join(parents) + "\n")
+            _write_atomic(site / REUSE_PTH, "\n".join(reused_site_dirs()) + "\n")
         else:
             _run([self.python, "-m", "venv", str(venv)], env=_clean_env())
 
@@ -374,15 +432,62 @@ class ReleaseRoot:
         return True, "\n".join(o for o in output if o)
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def reused_site_dirs() -> list[str]:
+    """The site-packages directories a ``reuse_site_packages`` venv should see.
+
+    This interpreter's purelib/platlib, except that a directory holding a
+    ``_troupe_reuse.pth`` (this interpreter runs inside a release venv built
+    that way) stands for the directories that file lists, followed down. So a
+    new release points at the real base environment, never through another
+    release, which pruning or a rollback may delete. (A directory added by a
+    ``.pth`` is not itself scanned for ``.pth`` files, so a chain would not even
+    reach the base packages.) Real paths, in order, without duplicates.
+    """
+    out: dict[str, None] = {}
+    seen: set[str] = set()
+
+    def add(directory: str) -> None:
+        real = os.path.realpath(directory)
+        if real in seen:
+            return
+        seen.add(real)
+        pth = Path(real) / REUSE_PTH
+        if pth.is_file():
+            for line in pth.read_text().splitlines():
+                line = line.strip()
+                if line and not line.startswith(("#", "import ")):
+                    add(line)
+        else:
+            out[real] = None
+
+    for key in ("purelib", "platlib"):
+        add(sysconfig.get_paths()[key])
+    return list(out)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename or new entry in ``path`` durable (a Pi loses power without warning)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write a whole new file or none: temp file, fsync, rename, fsync of the directory."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
+            f.flush()
+            os.fchmod(f.fileno(), mode)  # mkstemp makes 0600
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
 
 
 def upgrade(root: ReleaseRoot, version: str, config_path: str | os.PathLike[str], *,
@@ -419,7 +524,8 @@ def release_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("action", choices=["list", "current", "available", "rollback",
                                            "build", "check", "switch", "upgrade", "prune"])
     parser.add_argument("version", nargs="?")
-    parser.add_argument("--root", help="release root (default: [update] root, or /opt/troupe)")
+    parser.add_argument("--root", help="release root (default: [update] root, relative to the "
+                                       "configuration file's directory, or /opt/troupe)")
     parser.add_argument("--config", help="troupe.toml ([update] source; checked by `check`)")
     parser.add_argument("--reuse-site-packages", action="store_true",
                         help="tests and the demo: build against this interpreter's packages")
@@ -438,7 +544,13 @@ def release_main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{args.action} {'needs' if needs_version else 'takes no'} VERSION")
     try:
         source = source_from_config(update) if update else None
-        root = ReleaseRoot(args.root or update.get("root", "/opt/troupe"), source,
+        if args.root:
+            root_path = Path(args.root)  # relative: to the working directory
+        elif "root" in update:  # relative: to the configuration file's directory
+            root_path = Path(args.config).resolve().parent / update["root"]
+        else:
+            root_path = Path("/opt/troupe")
+        root = ReleaseRoot(root_path, source,
                            reuse_site_packages=args.reuse_site_packages)
         if args.action == "list":
             cur, prev = root.current_version(), root.previous_version()
