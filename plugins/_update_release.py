@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -42,32 +41,12 @@ def safe(text: str, limit: int = 600) -> str:
     return text if len(text) <= limit else "…" + text[-limit:]
 
 
-class _Root(ReleaseRoot):
-    """ReleaseRoot whose reused site-packages also reach past a release's own venv.
-
-    Run from a release built with reuse_site_packages, this interpreter's
-    site-packages is that release's venv, whose packages come from a `.pth`;
-    a `.pth` is not read in a directory a `.pth` added, so the next release
-    must point at the same packages directly, not at the running release.
-    """
-
-    def _make_venv(self, venv: Path) -> None:
-        super()._make_venv(venv)
-        if not self.reuse_site_packages:
-            return
-        releases = str(self.releases.resolve())
-        dirs = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))
-                and not os.path.realpath(p).startswith(releases)]
-        for pth in venv.glob("lib/python*/site-packages/_troupe_reuse.pth"):
-            pth.write_text("\n".join(dict.fromkeys(dirs)) + "\n")
-
-
 class Releases:
     """The release root of this Pi, with a build lock and remembered health checks."""
 
     def __init__(self, settings: Settings, config_path: str | None) -> None:
         self.settings = settings
-        self.root = _Root(settings.root, source_from_config(settings.table),
+        self.root = ReleaseRoot(settings.root, source_from_config(settings.table),
                                 reuse_site_packages=settings.reuse_site_packages,
                                 keep=settings.keep)
         self.config_path = config_path
