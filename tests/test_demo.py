@@ -131,6 +131,14 @@ def test_a_toggle_gets_exactly_one_answer_and_switches_the_light(demo):
     assert "dining light is" in answers[0]["text"]
 
 
+def test_the_house_shows_a_switch_no_later_than_the_answer(demo):
+    """The Hue emulator pushes its changes: once the page has the answer it has the light."""
+    before = demo.light(demo.wait_online(), "lounge")["on"]
+    ts = demo.post("/api/say", {"text": "toggle lounge light"})["ts"]
+    state = demo.wait_for(lambda s: demo.answers(s, ts) and s, 20, "an answer")
+    assert demo.light(state, "lounge")["on"] is (not before), demo.answers(state, ts)
+
+
 def test_api_mistakes_get_clear_errors(demo):
     status, data = demo.request("POST", "/api/pis/pi-9/kill", {})
     assert status == 404 and "pi-1, pi-2" in data["error"]

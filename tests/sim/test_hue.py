@@ -194,3 +194,30 @@ def test_custom_plugs_and_groups_are_checked():
     with HueBridge(lights=["A", "B"], plugs=[], groups={}, port=0) as hue:
         assert "bri" in hue.light("A") and "bri" in hue.light("B")
         assert raw(hue, "GET", f"/api/{hue.username}/groups") == {}
+
+
+def test_listeners_hear_each_change_as_the_bridge_applies_it(hue, bridge):
+    heard: list[dict] = []
+
+    def listener(change: dict) -> None:
+        heard.append(change)
+        assert hue.light(change["light"])[change["attr"]] == change["new"]  # already applied
+
+    def broken(change: dict) -> None:
+        raise ValueError("listener bug")
+
+    hue.add_listener(broken)
+    hue.add_listener(listener)
+    answer = bridge.set_light("Dining", {"on": True, "bri": 50})
+    assert all("success" in item for item in answer[0])  # a broken listener fails nothing
+    bridge.get_light("Dining")  # reads are not changes
+    hue.set_reachable("Lounge", False)
+    assert [(c["light"], c["attr"], c["new"], c["via"]) for c in heard] == [
+        ("Dining", "on", True, "light"), ("Dining", "bri", 50, "light"),
+        ("Lounge", "reachable", False, "sim"),
+    ]
+    assert hue.remove_listener(listener) is True
+    assert hue.remove_listener(listener) is False
+    bridge.set_light("Dining", "on", False)
+    assert len(heard) == 3
+    assert [c["attr"] for c in hue.changes()] == ["on", "bri", "on"]  # reachable is no write

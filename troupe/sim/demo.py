@@ -106,7 +106,8 @@ class Demo:
             self.gpio[name] = GpioWatch(name, sock, self._on_pins)
         for pi in self.pis.values():
             await pi.start()
-        self._tasks.append(asyncio.ensure_future(self._watch_hue()))
+        self.hue.add_listener(self._on_hue_change)
+        self._refresh_hue()
 
     async def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> bool:
         """True once every Pi is online; also records how long start-up took."""
@@ -143,6 +144,7 @@ class Demo:
         if self._runner is not None:
             await self._runner.cleanup()
         if self.hue is not None:
+            self.hue.remove_listener(self._on_hue_change)
             self.hue.stop()
         if self.ws is not None:
             await asyncio.to_thread(self.ws.stop)
@@ -277,14 +279,19 @@ class Demo:
         with contextlib.suppress(RuntimeError):
             await self.gpio[host].drive(pin, value)
 
-    async def _watch_hue(self) -> None:
-        """The bridge has no push: read its lights a few times a second, send what changed."""
-        while True:
-            states = {name: self.hue.light(name) for name in HUE_LIGHTS}
-            if states != self.hue_states:
-                self.hue_states = states
-                self._send_house()
-            await asyncio.sleep(0.15)  # polling interval of a bridge without push
+    def _on_hue_change(self, change: dict[str, Any]) -> None:
+        """The bridge emulator's listener, on its request thread: the page sees a light switch
+        as the bridge applies it, before the Pi that switched it answers in the channel."""
+        if not self._closing and self.loop is not None:
+            self.loop.call_soon_threadsafe(self._refresh_hue)
+
+    def _refresh_hue(self) -> None:
+        if self._closing or self.hue is None:
+            return
+        states = {name: self.hue.light(name) for name in HUE_LIGHTS}
+        if states != self.hue_states:
+            self.hue_states = states
+            self._send_house()
 
     # -- actions -----------------------------------------------------------------
 

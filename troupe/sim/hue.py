@@ -26,20 +26,24 @@ Usage::
         bridge.set_light("Dining", "on", True)
         hue.light("Dining")["on"]      # True
         hue.changes()                  # every accepted write, in order
+        hue.add_listener(print)        # each change as it is made (a real bridge has no push)
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 __all__ = ["HueBridge", "LINK_WINDOW_S"]
+
+log = logging.getLogger(__name__)
 
 LINK_WINDOW_S = 30.0
 DIMMABLE = "Dimmable light"
@@ -115,6 +119,7 @@ class HueBridge:
         }
         self._link_until = 0.0
         self._changes: list[dict[str, Any]] = []
+        self._listeners: tuple[Callable[[dict[str, Any]], None], ...] = ()
         self._requested_port = port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -180,7 +185,32 @@ class HueBridge:
 
     def set_reachable(self, name: str, reachable: bool) -> None:
         with self._lock:
-            self._lights[self._id_of(name)]["state"]["reachable"] = bool(reachable)
+            state = self._lights[self._id_of(name)]["state"]
+            old, state["reachable"] = state["reachable"], bool(reachable)
+        self._notify([{"light": name, "attr": "reachable", "old": old, "new": bool(reachable),
+                       "via": "sim", "time": time.time()}])
+
+    def add_listener(self, fn: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``fn(change)`` after every accepted state write, as ``changes()`` records it,
+        and after ``set_reachable`` (``"via": "sim"``). ``fn`` runs on the thread that
+        served the request, after the bridge's lock is released (it may read the bridge);
+        an exception in it is logged and ignored."""
+        self._listeners = (*self._listeners, fn)
+
+    def remove_listener(self, fn: Callable[[dict[str, Any]], None]) -> bool:
+        """Stop calling ``fn`` (compared with ``==``); False when it was not listening."""
+        kept = tuple(f for f in self._listeners if f != fn)
+        found = len(kept) != len(self._listeners)
+        self._listeners = kept
+        return found
+
+    def _notify(self, changes: list[dict[str, Any]]) -> None:
+        for change in changes:
+            for fn in self._listeners:
+                try:
+                    fn(copy.deepcopy(change))
+                except Exception:  # a listener's bug must not fail the request
+                    log.exception("Hue emulator listener %r failed", fn)
 
     def changes(self) -> list[dict[str, Any]]:
         """Every accepted state write, oldest first.
@@ -296,18 +326,27 @@ class HueBridge:
         if not parts or parts[0] != "api":
             return [_error(4, path, f"method, {method}, not available for resource, {path}")]
         with self._lock:
-            if len(parts) == 1:
-                if method == "POST":
-                    return self._register(raw)
-                return [_error(4, "/", f"method, {method}, not available for resource, /")]
-            user, rest = parts[1], parts[2:]
-            if user == "config" and not rest and method == "GET":
+            seen = len(self._changes)
+            answer = self._handle(method, parts, raw)
+            made = copy.deepcopy(self._changes[seen:])
+        if made:
+            self._notify(made)
+        return answer
+
+    def _handle(self, method: str, parts: list[str], raw: bytes) -> Any:
+        """Answers one request; the caller holds the lock."""
+        if len(parts) == 1:
+            if method == "POST":
+                return self._register(raw)
+            return [_error(4, "/", f"method, {method}, not available for resource, /")]
+        user, rest = parts[1], parts[2:]
+        if user == "config" and not rest and method == "GET":
+            return self._public_config()
+        if user not in self._users:
+            if rest == ["config"] and method == "GET":
                 return self._public_config()
-            if user not in self._users:
-                if rest == ["config"] and method == "GET":
-                    return self._public_config()
-                return [_error(1, "/" + "/".join(rest), "unauthorized user")]
-            return self._route(method, rest, raw)
+            return [_error(1, "/" + "/".join(rest), "unauthorized user")]
+        return self._route(method, rest, raw)
 
     def _public_config(self) -> dict[str, Any]:
         return copy.deepcopy(self._config)
