@@ -281,3 +281,29 @@ def test_restart_asked_for_in_a_turn_the_guard_runs_later_restarts_the_pi(tmp_pa
         wait_for(lambda: not fed.ws.pins(), 10, "the turn to be released")
         assert {u for r in fed.ws.reactions(ts) for u in r["users"]} == {
             fed.ws.app(first)["bot_user_id"], second_id}
+
+
+def test_takeover_costs_each_surviving_pi_one_look_at_the_pins(tmp_path):
+    """A lost claim is watched until the holder's pin is surely older than the lease to
+    slackmq (pins.list gives whole seconds), not a second earlier, when the look is wasted."""
+    fed, log = probe_federation(tmp_path, 3)
+    with fed:
+        ts = fed.say("hold 1")
+        wait_for(lambda: runs(log, "start"), 20, "a Pi to start the command")
+        holder = log.read_text().split()[2]
+        fed.kill(holder)
+        wait_for(lambda: "warning" in [r["name"] for r in fed.ws.reactions(ts)]
+                 and not fed.ws.pins(), 40, "the takeover to be reported and released")
+        # A survivor looks (pins.list) once and then stands for election, or never looks (the
+        # other one finished first). A look a second too early finds the pin too young.
+        looks = {name: 0 for name in fed.host_names if name != holder}
+        for call in fed.ws.log()["calls"]:
+            if call["app"] not in looks or looks[call["app"]] < 0:
+                continue
+            if call["method"] == "pins.list":
+                looks[call["app"]] += 1
+            elif call["method"] == "chat.postMessage" and str(
+                    call["args"].get("text", "")).startswith("slackmq-takeover"):
+                assert looks[call["app"]] == 1, (call["app"], looks)
+                looks[call["app"]] = -1  # stood for election after one look
+        assert all(n <= 1 for n in looks.values()), looks

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from slackmq import SlackMQ, SlackMQError
+from slackmq.core import PIN_CLOCK_GRAIN
 from troupe.plugin import RestartRequested
 
 log = logging.getLogger("troupe.guard")
@@ -221,7 +222,7 @@ class Guard:
         if seen == "removed":  # it ran and was released before this Pi got the message
             return "done"
         if seen == "added":  # someone holds it: watch it as a lost claim does
-            self._arm(job, "takeover", time.time() + (job.lease or self.lease))
+            self._arm(job, "takeover", self._stale_at(job))
             return "lost"
         if not k:
             result = self._claim(job)
@@ -307,6 +308,14 @@ class Guard:
             wait += IN_LINE * self._window()
         self._arm(job, "no_taker", time.time() + wait)
 
+    def _stale_at(self, job: Job, since: float | None = None) -> float:
+        """When a pin made at `since` (default: now, when this Pi saw it) is surely older
+        than the lease to slackmq: pins.list gives `created` in whole seconds, so slackmq
+        counts a pin as up to PIN_CLOCK_GRAIN younger. A watch that fired at the bare lease
+        would spend a pins.list and a reactions.get to learn it is too early."""
+        return (time.time() if since is None else since) + PIN_CLOCK_GRAIN + (
+            job.lease or self.lease)
+
     def _lost_due(self, job: Job) -> float:
         if job.source == "history":
             holder = self._mq(job).holder(job.ts)
@@ -314,7 +323,7 @@ class Guard:
                 log.info("%s %s %r: this Pi held it before restarting", self.host, job.ts,
                          job.label)
                 return 0.0
-        return time.time() + (job.lease or self.lease)
+        return self._stale_at(job)
 
     # ---- events from the transport --------------------------------------
     def pin_added(self, ts: str, user: str | None = None) -> None:
@@ -335,7 +344,7 @@ class Guard:
                     # let their turn pass (a live first Pi pins within one round trip).
                     late = int((time.time() - watch.armed) / watch.window)
                     self.ranking.suspect(watch.ahead[:late])
-                self._watches[ts] = _Watch(job, "takeover", time.time() + (job.lease or self.lease))
+                self._watches[ts] = _Watch(job, "takeover", self._stale_at(job))
 
     def pin_removed(self, ts: str) -> None:
         with self._lock:
@@ -424,7 +433,7 @@ class Guard:
             with self._lock:
                 seen = self._pins_seen.get(job.ts) if self.window else None
             if seen == "added" and watch.kind == "retry":  # claimed meanwhile: watch that
-                self._arm(job, "takeover", time.time() + (job.lease or self.lease))
+                self._arm(job, "takeover", self._stale_at(job))
             elif seen is None:  # removed: it ran and was released
                 self._claim(job)
         elif watch.kind == "turn":
@@ -476,7 +485,7 @@ class Guard:
         if claim.status == "lost":
             holder = claim.holder
             if holder is not None:  # still held (alive, or another taker won): watch again
-                due = holder.since + (job.lease or self.lease)
+                due = self._stale_at(job, holder.since)
                 self._arm(job, "takeover", max(due, time.time() + 1.0))
             return
         if claim.status == "done":
