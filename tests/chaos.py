@@ -88,7 +88,7 @@ class Chaos:
         self.rng = random.Random(seed)
         self.seed = seed
         self.commands = commands
-        self.log = workdir / "runs.log"
+        self.log = workdir.resolve() / "runs.log"  # the Pis write it from their own cwd
         self.log.unlink(missing_ok=True)  # a replay starts from nothing
         self.fed = Federation(
             workdir / "fed", hosts, plugins=["probe"], plugin_paths=[PLUGINS],
