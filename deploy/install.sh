@@ -10,7 +10,8 @@
 #   3. builds the first release under /opt/troupe/releases/<tag>/ and points
 #      /opt/troupe/current at it (the same layout troupe.releases manages),
 #   4. writes a configuration skeleton and an env file for the tokens,
-#   5. installs troupe.service, troupe-rollback.service and the rollback script.
+#   5. installs troupe.service, troupe-rollback.service, the rollback script and
+#      troupe-stop-post (resets the start limit after a restart the bot asked for).
 # Every path can be overridden from the environment (tests use this).
 set -euo pipefail
 
@@ -162,6 +163,7 @@ deploy_file() {  # deploy_file NAME: from this checkout, else from the release j
 
 install_units() {
     write_file "$TROUPE_LIB/troupe-rollback" 0755 root:root < "$(deploy_file troupe-rollback.sh)"
+    write_file "$TROUPE_LIB/troupe-stop-post" 0755 root:root < "$(deploy_file troupe-stop-post.sh)"
     for unit in troupe.service troupe-rollback.service; do
         sed -e "s|/opt/troupe|$TROUPE_ROOT|g" -e "s|/etc/troupe|$TROUPE_ETC|g" \
             -e "s|/usr/local/lib/troupe|$TROUPE_LIB|g" -e "s|/var/lib/troupe|$TROUPE_HOME|g" \

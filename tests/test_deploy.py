@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import tomllib
@@ -14,6 +15,7 @@ from troupe.releases import ReleaseRoot
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 ROLLBACK = DEPLOY / "troupe-rollback.sh"
+STOP_POST = DEPLOY / "troupe-stop-post.sh"
 INSTALL = DEPLOY / "install.sh"
 
 
@@ -70,7 +72,8 @@ def parse_yaml_subset(text: str):
 def test_scripts_parse():
     subprocess.run(["bash", "-n", str(INSTALL)], check=True)
     subprocess.run(["sh", "-n", str(ROLLBACK)], check=True)
-    assert os.access(ROLLBACK, os.X_OK) and os.access(INSTALL, os.X_OK)
+    subprocess.run(["sh", "-n", str(STOP_POST)], check=True)
+    assert all(os.access(p, os.X_OK) for p in (ROLLBACK, INSTALL, STOP_POST))
     assert "set -euo pipefail" in INSTALL.read_text()
 
 
@@ -86,6 +89,41 @@ def test_service_unit():
     assert int(head["StartLimitIntervalSec"][0]) > int(svc["RestartSec"][0]) * 3
     assert head["OnFailure"] == ["troupe-rollback.service"]
     assert unit["Install"]["WantedBy"] == ["multi-user.target"]
+
+
+def test_service_unit_restarts_it_asks_for_do_not_use_up_the_start_limit():
+    """Status 75 restarts, is no failure, and flushes the start-rate counter on the way."""
+    svc = parse_unit(DEPLOY / "troupe.service")["Service"]
+    assert svc["RestartForceExitStatus"] == ["75"]
+    assert "75" in " ".join(svc["SuccessExitStatus"]).split()
+    assert svc["RestartMode"] == ["direct"]  # OnFailure= only at the start limit (systemd >= 254)
+    assert svc["ExecStopPost"] == ["+/usr/local/lib/troupe/troupe-stop-post troupe.service"]
+
+
+def stop_post(tmp_path: Path, **exit_env: str) -> list[str]:
+    """Run troupe-stop-post as ExecStopPost= would, with a systemctl that only logs."""
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
+    bin_dir.mkdir(exist_ok=True)
+    fake = bin_dir / "systemctl"
+    fake.write_text(f'#!/bin/sh\necho "$*" >> "{calls}"\n')
+    fake.chmod(0o755)
+    calls.unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("EXIT_CODE", "EXIT_STATUS")}
+    env.update(exit_env, PATH=f"{bin_dir}:{env['PATH']}")
+    proc = subprocess.run(["sh", str(STOP_POST), "troupe.service"], env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_stop_post_resets_the_start_limit_only_after_status_75(tmp_path):
+    assert stop_post(tmp_path, EXIT_CODE="exited", EXIT_STATUS="75") == [
+        "reset-failed troupe.service"]
+    assert stop_post(tmp_path, EXIT_CODE="exited", EXIT_STATUS="1") == []  # a failed start
+    assert stop_post(tmp_path, EXIT_CODE="exited", EXIT_STATUS="0") == []
+    assert stop_post(tmp_path, EXIT_CODE="killed", EXIT_STATUS="TERM") == []
+    assert stop_post(tmp_path, EXIT_CODE="dumped", EXIT_STATUS="75") == []
+    assert stop_post(tmp_path) == []  # systemctl stop before the process ran
 
 
 def test_rollback_unit_uses_the_shell_script_not_a_release():
@@ -236,6 +274,29 @@ def test_install_units_and_rollback_script(tmp_path):
     assert rollback["Service"]["ExecStart"] == [f"{installed} {env['TROUPE_ROOT']}"]
     assert os.access(installed, os.X_OK)
     assert installed.read_text() == ROLLBACK.read_text()
+    stop_post_bin = Path(env["TROUPE_LIB"]) / "troupe-stop-post"
+    assert unit["Service"]["ExecStopPost"] == [f"+{stop_post_bin} troupe.service"]
+    assert os.access(stop_post_bin, os.X_OK) and stop_post_bin.read_text() == STOP_POST.read_text()
+
+
+@needs_chown
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="needs systemd-analyze")
+def test_installed_units_pass_systemd_analyze_verify(tmp_path):
+    env = install_env(tmp_path, TROUPE_VERSION="v1")
+    assert run_install_functions(env, "install_units").returncode == 0
+    troupe = Path(env["TROUPE_ROOT"]) / "current" / "venv" / "bin" / "troupe"
+    troupe.parent.mkdir(parents=True)
+    troupe.write_text("#!/bin/sh\n")
+    troupe.chmod(0o755)
+    units = Path(env["TROUPE_UNIT_DIR"])
+    proc = subprocess.run(["systemd-analyze", "verify", "--man=no",
+                           str(units / "troupe.service"), str(units / "troupe-rollback.service")],
+                          capture_output=True, text=True, timeout=60)
+    problems = [line for line in (proc.stdout + proc.stderr).splitlines()
+                if "Unknown key 'RestartMode'" not in line  # systemd < 254 ignores it
+                and "-.slice" not in line and "network-online.target" not in line
+                and "time-sync.target" not in line]
+    assert proc.returncode == 0 and not problems, proc.stdout + proc.stderr
 
 
 @needs_chown
