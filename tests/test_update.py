@@ -255,17 +255,81 @@ def test_supervisor_rolls_back_after_repeated_failed_starts(tmp_path):
     assert not svc.running and runs(log) == ["v2", "v2", "v2", "v1"]  # a power cut: no restart
 
 
-def test_supervisor_restarts_at_once_on_75_without_counting_a_failure(tmp_path):
+def test_supervisor_restarts_on_75_as_a_fresh_start(tmp_path):
     root = fake_root(tmp_path / "opt", "v2", "v1")
     flag = tmp_path / "switched"
     script(root, "v2", f'[ -e {flag} ] && exec sleep 30\ntouch {flag}\nexit 75')
     log = tmp_path / "runs"
-    svc = Service("pi-1", root.path, ["run"], log_path=tmp_path / "log", restart_sec=5,
+    svc = Service("pi-1", root.path, ["run"], log_path=tmp_path / "log", restart_sec=0.05,
                   start_limit_burst=1, env={**os.environ, "RUNS": str(log)})
     svc.start()
     try:
+        # burst 1: without the reset on 75 the second start would be refused
         wait_for(lambda: len(runs(log)) == 2 and svc.running, 5, "the restart")
         assert svc.exits == [75] and svc.rollbacks == [] and root.current_version() == "v2"
     finally:
         assert svc.stop(5) == -15
     assert json.loads(json.dumps(svc.exits)) == [75, -15]
+
+
+def switch_and_exit(root: ReleaseRoot, frm: str, to: str) -> None:
+    """A release whose bot updates to `to`: both links move, then status 75."""
+    path = root.path
+    script(root, frm, f"ln -sfn releases/{frm} {path}/.p && mv -T {path}/.p {path}/previous\n"
+                      f"ln -sfn releases/{to} {path}/.c && mv -T {path}/.c {path}/current\n"
+                      "exit 75")
+
+
+def test_supervisor_quick_updates_never_roll_back_but_failed_starts_do(tmp_path):
+    """Three updates in a row are four starts in a minute: no start limit; a broken v4 is."""
+    root = fake_root(tmp_path / "opt", "v1", "v0")
+    for version in ("v2", "v3", "v4"):
+        root.release_dir(version).mkdir(parents=True)
+        (root.release_dir(version) / "RELEASE").write_text("{}")
+    for frm, to in (("v1", "v2"), ("v2", "v3")):
+        switch_and_exit(root, frm, to)
+    script(root, "v4", "exit 1")  # v4 dies on start
+    # v3 updates to v4; started again by the rollback (v4 FAILED) it just runs
+    script(root, "v3", f'[ -e {root.release_dir("v4")}/FAILED ] && exec sleep 30\n'
+                       f"ln -sfn releases/v3 {root.path}/.p && mv -T {root.path}/.p "
+                       f"{root.path}/previous\nln -sfn releases/v4 {root.path}/.c && "
+                       f"mv -T {root.path}/.c {root.path}/current\nexit 75")
+    log = tmp_path / "runs"
+    svc = Service("pi-1", root.path, ["run"], log_path=tmp_path / "log", restart_sec=0.05,
+                  env={**os.environ, "RUNS": str(log)})  # StartLimitBurst=3 in 300 s
+    svc.start()
+    try:
+        wait_for(lambda: runs(log) == ["v1", "v2", "v3", "v4", "v4", "v4", "v3"]
+                 and svc.running, 15, "three updates, three failed starts, the rollback")
+        assert svc.exits == [75, 75, 75, 1, 1, 1] and svc.rollbacks == ["v3"]
+        assert root.current_version() == "v3" and root.failed("v4")
+    finally:
+        svc.stop(5)
+
+
+def test_supervisor_stays_down_when_the_rollback_is_impossible(tmp_path):
+    root = fake_root(tmp_path / "opt", "v2", "v1")
+    (root.path / "previous").unlink()  # nothing to go back to
+    script(root, "v2", "exit 1")
+    log = tmp_path / "runs"
+    svc = Service("pi-1", root.path, ["run"], log_path=tmp_path / "log", restart_sec=0.05,
+                  env={**os.environ, "RUNS": str(log)})
+    svc.start()
+    wait_for(lambda: svc.failed, 10, "the start limit")
+    assert runs(log) == ["v2", "v2", "v2"] and not svc.running and svc.rollbacks == []
+
+
+def test_supervisor_runs_a_relative_root_from_another_directory(tmp_path, monkeypatch):
+    root = fake_root(tmp_path / "opt", "v2", "v1")
+    script(root, "v2", "exec sleep 30")
+    log = tmp_path / "runs"
+    monkeypatch.chdir(tmp_path)
+    elsewhere = tmp_path / "work"
+    elsewhere.mkdir()
+    svc = Service("pi-1", "opt", ["run"], log_path=tmp_path / "log", cwd=elsewhere,
+                  env={**os.environ, "RUNS": str(log)})
+    svc.start()
+    try:
+        wait_for(lambda: runs(log) == ["v2"] and svc.running, 5, "the start")
+    finally:
+        svc.stop(5)

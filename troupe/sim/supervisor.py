@@ -5,13 +5,20 @@
 
 - The command starts from `<root>/current` at every start, so a restart after
   a switch runs the new release (ExecStart=/opt/troupe/current/venv/bin/troupe).
-- Exit status 75 (a self-update) restarts at once (RestartForceExitStatus=75).
-- Any other failure (a non-zero status, a signal) restarts after
-  `restart_sec` (Restart=on-failure, RestartSec=); status 0 stays stopped.
-- `start_limit_burst` failures within `start_limit_interval` seconds run the
-  rollback (OnFailure=troupe-rollback.service: current <- previous, see
-  `ReleaseRoot.rollback`) and start again. Unlike systemd, restarts asked for
-  with status 75 do not count towards the limit (see docs/deploy.md).
+- A failure (a non-zero status, a signal) and exit status 75 (a restart the bot
+  asks for after switching `current`) restart after `restart_sec`
+  (Restart=on-failure, RestartForceExitStatus=75, RestartSec=); status 0
+  stays stopped.
+- Every start counts towards the start limit, as in systemd: a start when
+  `start_limit_burst` starts already happened within `start_limit_interval`
+  seconds is refused, the unit fails, and its OnFailure= unit
+  (troupe-rollback.service) points current at previous (`ReleaseRoot.rollback`),
+  clears the limit and starts it again; if the rollback is impossible the unit
+  stays down, as the failed troupe-rollback.service leaves it.
+- Exit status 75 clears the start limit before the restart, as the unit's
+  ExecStopPost=+troupe-stop-post does (`systemctl reset-failed`): a restart
+  the bot asked for is a fresh start, so any number of updates in a row never
+  reaches the limit, while a new release that fails its first starts does.
 - `kill()` is a power cut: SIGKILL to the whole process group, no restart.
 
 Only tests and the demo use it; a Pi has systemd.
@@ -49,7 +56,7 @@ class Service:
                  start_limit_burst: int = 3, start_limit_interval: float = 300.0,
                  on_failure: Callable[[Path], str] = rollback_root) -> None:
         self.name = name
-        self.root = Path(root)
+        self.root = Path(os.path.abspath(os.fspath(root)))  # the process runs in `cwd`
         self.args = list(args)
         self.log_path = Path(log_path)
         self.env = env
@@ -62,7 +69,8 @@ class Service:
         self.starts = 0
         self.exits: list[int] = []  # return codes, in order (negative: killed by a signal)
         self.rollbacks: list[str] = []  # the releases the start limit rolled back to
-        self._failures: list[float] = []
+        self.failed = False  # the start limit was hit and the rollback was impossible
+        self._started_at: list[float] = []  # the start-rate counter (monotonic times)
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -77,15 +85,18 @@ class Service:
     def start(self) -> None:
         """Start the process and supervise it until `stop()` or `kill()`."""
         self._stopping.clear()
-        self._spawn()
+        if not self._spawn():
+            return
         self._thread = threading.Thread(target=self._supervise, name=f"svc-{self.name}",
                                         daemon=True)
         self._thread.start()
 
-    def _spawn(self) -> None:
+    def _spawn(self) -> bool:
         with self._lock:
             if self._stopping.is_set():
-                return
+                return False
+            if not self._start_allowed():
+                return False
             with open(self.log_path, "ab") as out:
                 out.write(f"--- start {time.strftime('%H:%M:%S')} "
                           f"({os.readlink(self.root / 'current')})\n".encode())
@@ -94,39 +105,51 @@ class Service:
                                              stderr=subprocess.STDOUT, env=self.env,
                                              cwd=self.cwd, start_new_session=True)
             self.starts += 1
+            return True
+
+    def _start_allowed(self) -> bool:
+        """StartLimitIntervalSec=/StartLimitBurst=: count this start, or fail the unit."""
+        now = time.monotonic()
+        self._started_at = [t for t in self._started_at if now - t < self.interval]
+        if len(self._started_at) >= self.burst:
+            log.warning("%s: start limit hit (%d starts within %.0f s)", self.name,
+                        len(self._started_at), self.interval)
+            try:
+                back = self.on_failure(self.root)  # OnFailure=troupe-rollback.service
+            except ReleaseError as e:
+                log.error("%s: rollback impossible, staying down: %s", self.name, e)
+                self.failed = True
+                return False
+            self.rollbacks.append(back)
+            log.warning("%s: rolled back to %s", self.name, back)
+            self._started_at.clear()  # its ExecStartPost: systemctl reset-failed, start
+        self._started_at.append(now)
+        return True
+
+    def reset_failed(self) -> None:
+        """`systemctl reset-failed`: flush the start-rate counter."""
+        with self._lock:
+            self._started_at.clear()
 
     def _supervise(self) -> None:
         while not self._stopping.is_set():
             proc = self.proc
             assert proc is not None
             code = proc.wait()
-            if self._stopping.is_set():
-                self.exits.append(code)
-                return
             self.exits.append(code)
+            if self._stopping.is_set():
+                return
             if code == 0:
                 log.info("%s exited cleanly; not restarting", self.name)
                 return
-            if code != EXIT_RESTART:
-                self._failed(code)
-                if self._stopping.wait(self.restart_sec):
-                    return
-            self._spawn()
-
-    def _failed(self, code: int) -> None:
-        now = time.monotonic()
-        self._failures = [t for t in self._failures if now - t < self.interval] + [now]
-        log.warning("%s failed (status %d), %d time(s) within %.0f s", self.name, code,
-                    len(self._failures), self.interval)
-        if len(self._failures) >= self.burst:
-            self._failures.clear()
-            try:
-                back = self.on_failure(self.root)
-            except ReleaseError as e:
-                log.error("%s: start limit hit; rollback impossible: %s", self.name, e)
+            if code == EXIT_RESTART:
+                self.reset_failed()  # ExecStopPost=+troupe-stop-post
+            else:
+                log.warning("%s failed (status %d)", self.name, code)
+            if self._stopping.wait(self.restart_sec):
                 return
-            self.rollbacks.append(back)
-            log.warning("%s: start limit hit; rolled back to %s", self.name, back)
+            if not self._spawn():
+                return
 
     def _signal(self, sig: int) -> None:
         proc = self.proc
