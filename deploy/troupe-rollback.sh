@@ -21,6 +21,11 @@ point() {  # point LINK TARGET, atomically
     mv -T "$tmp" "$1"
 }
 
+if [ -d releases ] && command -v flock >/dev/null 2>&1; then
+    exec 9>>releases/.lock  # held by troupe.releases while it moves links or deletes
+    flock -w 60 9 || die "releases/.lock stays held"
+fi
+
 cur=$(readlink current 2>/dev/null || true)
 prev=$(readlink previous 2>/dev/null || true)
 
