@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -36,3 +37,25 @@ def make_mq(ws: SlackWorkspace, i: int, **kw: Any) -> SlackMQ:
 
 def client(ws: SlackWorkspace, i: int, **kw: Any) -> WebClient:
     return WebClient(token=ws.apps[i]["bot_token"], base_url=ws.api_url, **kw)
+
+
+def race(fns: list[Callable[[], Any]]) -> list[Any]:
+    """Run ``fns`` on threads released together by a barrier; their results, in order."""
+    barrier = threading.Barrier(len(fns))
+    out: list[Any] = [None] * len(fns)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            out[i] = fns[i]()
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(len(fns))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=30)
+    assert not errors, errors
+    return out

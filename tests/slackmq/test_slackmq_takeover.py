@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
-from slackmq_helpers import client, make_mq, wait_until
+from slackmq_helpers import client, make_mq, race, wait_until
 
 from slackmq import Holder, elect
 
 LEASE = 1.0
-
-
-def race(fns):
-    barrier = threading.Barrier(len(fns))
-    out = [None] * len(fns)
-    errors = []
-
-    def run(i):
-        try:
-            barrier.wait(timeout=10)
-            out[i] = fns[i]()
-        except BaseException as e:  # noqa: BLE001
-            errors.append(e)
-
-    ts = [threading.Thread(target=run, args=(i,)) for i in range(len(fns))]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(timeout=30)
-    assert not errors, errors
-    return out
 
 
 def thread_texts(ws, ts):
