@@ -8,7 +8,8 @@ In short:
   so the claimer removes its pin and reports ``done`` without running it.
 * finish   = ``reactions.add`` (the outcome marker) and only then ``pins.remove``.
 * take over = a pin older than its lease with no outcome marker; would-be takers
-  post a thread reply and the earliest eligible reply (Slack orders ts) wins.
+  post a thread reply naming that pin and the earliest eligible reply about it
+  (Slack orders ts) wins; the winner acts only if that pin is still there.
 * sequence = each worker claims the pin in turn; its own reaction says it ran.
 """
 
@@ -442,7 +443,7 @@ class SlackMQ:
             "chat.postMessage",
             channel=self.channel,
             thread_ts=ts,
-            text=f"{TAKEOVER_TAG} {me} of {h.user_id}@{h.since:.0f}",
+            text=_takeover_text(me, h),
         )
         mine = str(data.get("ts") or (data.get("message") or {}).get("ts"))
         replies: list[dict[str, Any]] = []
@@ -494,6 +495,17 @@ class SlackMQ:
         calls += n
         if not won:
             return Claim(self, ts, "lost", holder=h, calls=calls)
+        # We won an election about ``h``; act only if ``h`` still holds the pin. A
+        # taker that read ``h`` long ago (it stalled a lease) may win a late round
+        # about it after the pin was released and claimed afresh.
+        now = self.holder(ts)
+        calls += 1
+        if now != h:
+            if now is None:  # released meanwhile: an ordinary claim decides
+                c = self.claim(ts)
+                c.calls += calls
+                return c
+            return Claim(self, ts, "lost", holder=now, calls=calls)
         # The holder may have finished while we were electing.
         reactions, n = self._reactions(ts)
         calls += n
@@ -522,29 +534,45 @@ class SlackMQ:
 def elect(replies: list[dict[str, Any]], h: Holder, lease: float) -> str | None:
     """The ts of the winning takeover reply, from the thread of the claimed message.
 
-    Replies are walked in ts order (Slack's total order). A takeover reply is
-    eligible when it is at least ``lease`` after the pin (or after the previous
-    winner: that winner may have died too), or, before any winner, when it
-    comes from the pin's own creator (it restarted). Everyone who reads a
-    prefix of the thread that contains their own reply computes the same
+    Only takeover replies about this pin count: those naming ``h`` as
+    ``of <user>@<since>`` (replies about an earlier pin of the message, e.g. an
+    earlier sequence turn, or by a taker that read an older holder, are
+    ignored). Replies are walked in ts order (Slack's total order). A takeover
+    reply is eligible when it is at least ``lease`` after the pin (or after the
+    previous winner: that winner may have died too), or, before any winner,
+    when it comes from the pin's own creator (it restarted). Everyone who reads
+    a prefix of the thread that contains their own reply computes the same
     winners for that prefix.
     """
-    mine = [
-        r
-        for r in replies
-        if str(r.get("text", "")).startswith(TAKEOVER_TAG) and float(r.get("ts", 0)) >= h.since
-    ]
-    mine.sort(key=lambda r: float(r["ts"]))
+    about = _about(h)
+    mine = []
+    for r in replies:
+        words = str(r.get("text", "")).split()
+        if (
+            len(words) >= 4
+            and words[0] == TAKEOVER_TAG
+            and words[2:4] == ["of", about]
+            and float(r.get("ts", 0)) >= h.since
+        ):
+            mine.append((float(r["ts"]), words[1], r["ts"]))
+    mine.sort()
     # pins.list ``created`` is whole seconds: the pin may be up to 1 s younger.
     t = h.since + PIN_CLOCK_GRAIN
     winner: str | None = None
-    for r in mine:
-        rts = float(r["ts"])
-        words = str(r.get("text", "")).split()
-        by = words[1] if len(words) > 1 else ""
+    for rts, by, ts in mine:
         if rts >= t + lease or (winner is None and by == h.user_id):
-            winner, t = r["ts"], rts
+            winner, t = ts, rts
     return winner
+
+
+def _about(h: Holder) -> str:
+    """How a takeover reply names the pin it is about: ``<user>@<created>``."""
+    return f"{h.user_id}@{h.since:.0f}"
+
+
+def _takeover_text(me: str, h: Holder) -> str:
+    """The election reply of ``me`` about the pin ``h`` (``elect`` counts only these)."""
+    return f"{TAKEOVER_TAG} {me} of {_about(h)}"
 
 
 class Sequence:
@@ -633,14 +661,19 @@ class Sequence:
         h = mq.holder(self.ts)
         if h is None:
             return None
+        if h.user_id != mq.user_id and h.age < mq.lease:
+            # Young, even if ``h`` has its own marker: that marker is from its earlier
+            # turn and this pin is its ``turn()`` probe, which unpins it itself. Our
+            # unpin would race that one, which could then remove the next worker's pin.
+            return None
         reactions, _ = mq._reactions(self.ts)
         if mq.markers.outcome_of(reactions, user=h.user_id) is not None:
             mq._unpin(self.ts)  # it ran and died before unpinning
             return None
-        if h.user_id != mq.user_id and h.age < mq.lease:
-            return None
         won, _ = mq._elect(self.ts, h)
         if not won:
             return None
+        if mq.holder(self.ts) != h:
+            return None  # the turn moved on while we elected (we had read an older pin)
         mq._unpin(self.ts)
         return h
