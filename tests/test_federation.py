@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import collections
 import os
+import platform
+import sys
 from pathlib import Path
 
 import pytest
@@ -307,3 +309,57 @@ def test_takeover_costs_each_surviving_pi_one_look_at_the_pins(tmp_path):
                 assert looks[call["app"]] == 1, (call["app"], looks)
                 looks[call["app"]] = -1  # stood for election after one look
         assert all(n <= 1 for n in looks.values()), looks
+
+
+def _deadline_exit(proc, seconds: float) -> float | None:
+    """Seconds until `proc` exited, or None if it did not within `seconds`."""
+    import subprocess
+    import time
+
+    start = time.monotonic()
+    try:
+        proc.wait(seconds)
+    except subprocess.TimeoutExpired:
+        return None
+    return time.monotonic() - start
+
+
+def test_sigterm_stops_a_pi_in_well_under_a_second(tmp_path):
+    """Stopping used to wait out slack_sdk's 3 s socket receive timeout (and a 1 s queue
+    poll) in the Socket Mode client's close()."""
+    import signal
+
+    fed, _ = probe_federation(tmp_path, 2)
+    with fed:
+        ts = fed.say("count 1")
+        fed.wait_for_answer(ts)
+        wait_for(lambda: not fed.ws.pins(), 10, "the claim to be released")
+        proc = fed.procs["pi-1"]
+        proc.send_signal(signal.SIGTERM)
+        took = _deadline_exit(proc, 10)
+        assert took is not None and took < 1.0, took
+        assert proc.returncode == 0
+        assert "error" not in fed.log("pi-1", since_start=True).lower()
+
+
+TGKILL = {"x86_64": 234, "aarch64": 131}  # syscall numbers, Linux
+
+
+@pytest.mark.skipif(not (sys.platform == "linux" and platform.machine() in TGKILL),
+                    reason="signals one thread with Linux's tgkill")
+def test_sigterm_that_lands_on_another_thread_still_stops_the_pi(tmp_path):
+    """The kernel may hand a process's SIGTERM to any thread; CPython runs the handler in
+    the main thread, which used to sleep through it (the Pi then ran until SIGKILL)."""
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    fed, _ = probe_federation(tmp_path, 1)
+    with fed:
+        proc = fed.procs["pi-1"]
+        threads = [int(t) for t in os.listdir(f"/proc/{proc.pid}/task") if int(t) != proc.pid]
+        assert libc.syscall(TGKILL[platform.machine()], proc.pid, threads[0],
+                            signal.SIGTERM) == 0
+        took = _deadline_exit(proc, 10)
+        assert took is not None, "the Pi did not stop"
+        assert proc.returncode == 0

@@ -9,6 +9,9 @@ to run it in the command's mode.
 from __future__ import annotations
 
 import logging
+import select
+import signal
+import socket
 import threading
 import time
 import traceback
@@ -148,6 +151,7 @@ class Bot:
         self._member_cache: dict[str, bool] = {}
         self.exit_code = 0
         self._stopped = threading.Event()
+        self._wake_main: socket.socket | None = None  # run()'s main thread sleeps on it
         self._catch_up_lock = threading.Lock()
 
     # ---- Host: what plugins may use --------------------------------------
@@ -299,11 +303,41 @@ class Bot:
         self.transport.start()
         log.info("%s ready: #%s as %s; plugins: %s", self.name, self.channel_name, self.user_id,
                  ", ".join(p.plugin_name() for p in self.plugins))
-        self._stopped.wait()
+        self._wait_stopped()
+
+    def _wait_stopped(self) -> None:
+        """Block until stop() has run, still letting signal handlers run at once.
+
+        CPython runs a signal's Python handler only in the main thread, and a signal the
+        kernel hands to another thread (it may: they all accept SIGTERM) does not wake a
+        main thread asleep in Event.wait(): SIGTERM was then ignored until SIGKILL. So the
+        main thread sleeps in select() on the signal wakeup fd, which any thread's signal
+        writes to (stop() writes to it too)."""
+        if threading.current_thread() is not threading.main_thread():
+            self._stopped.wait()  # run in a thread (tests): signals are not ours to handle
+            return
+        reader, writer = socket.socketpair()
+        reader.setblocking(False)
+        writer.setblocking(False)
+        previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+        self._wake_main = writer
+        try:
+            while not self._stopped.is_set():
+                select.select([reader], [], [])
+                try:
+                    reader.recv(512)
+                except BlockingIOError:
+                    pass
+        finally:
+            signal.set_wakeup_fd(previous)
+            self._wake_main = None
+            reader.close()
+            writer.close()
 
     def stop(self) -> None:
         """Stop taking commands, finish the ones running (their claims are released), leave."""
         if self.transport:
+            _hurry_close(self.transport.client)
             self.transport.stop()
         self.executor.shutdown(wait=True, cancel_futures=False)
         if self.guard:
@@ -318,6 +352,12 @@ class Bot:
             except Exception:  # noqa: BLE001 - a plugin failing to stop must not block shutdown
                 log.exception("%s plugin %s failed to stop", self.name, plugin.plugin_name())
         self._stopped.set()
+        wake = self._wake_main
+        if wake is not None:
+            try:
+                wake.send(b"\0")
+            except OSError:  # closed meanwhile, or full: the main thread is awake anyway
+                pass
 
     # ---- events ------------------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -601,3 +641,30 @@ class Bot:
 def _has_outcome(reactions: list[dict[str, Any]], user: str | None = None) -> bool:
     """Whether a message carries an outcome marker (from `user`, if given)."""
     return Markers().outcome_of(reactions or [], user) is not None
+
+
+def _hurry_close(client: Any) -> None:
+    """Make slack_sdk's SocketModeClient.close() quick: it took up to 3 s on every stop.
+
+    close() takes the socket's receive lock to close it, and the reader thread holds that
+    lock while blocked in recv() for up to 3 s (its receive timeout); close() also joins
+    the message processor, which waits up to 1 s on its queue. So, in order: stop taking
+    messages (no reconnect), wake the processor and let it finish the message in hand, let
+    the listeners running finish (their acks still go out, their events reach the bot),
+    then shut the socket down: the blocked recv() returns at once (under TLS too: the
+    plain socket's shutdown reads as an end of stream). close() then has nothing to wait
+    for. Messages read but not handed on are not acknowledged: Slack delivers them again.
+    (This knows slack_sdk's builtin client; it belongs in troupe.transport.)
+    """
+    try:
+        client.closed = True
+        client.auto_reconnect_enabled = False
+        client.current_session_state.terminated = True
+        client.message_queue.put(None)  # skipped by the processor, which then sees `closed`
+        client.message_processor.shutdown()
+        client.message_workers.shutdown(wait=True)
+        sock = getattr(client.current_session, "sock", None)
+        if sock is not None:
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except Exception:  # noqa: BLE001 - close() still works, only slower
+        log.debug("could not hurry the Socket Mode client's close", exc_info=True)
