@@ -16,6 +16,7 @@ from typing import Any
 
 TOKEN_ENV = {"bot_token": "TROUPE_SLACK_BOT_TOKEN", "app_token": "TROUPE_SLACK_APP_TOKEN"}
 CORE_SECTIONS = ("slack", "host", "auth", "plugins", "troupe", "aliases")
+PREFERRED_CLAIMS_DEFAULT = False  # [troupe] preferred_claims when not set
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class Config:
     max_command_age: float = 300.0
     lease: float = 30.0
     no_taker_wait: float = 3.0
+    preferred_claims: bool = False  # see troupe.guard: one claim per command, not one per Pi
+    preferred_window: float | None = None  # seconds; None: the guard's default
     aliases: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
@@ -208,7 +211,17 @@ def parse_config(
                      valid=positive)
     no_taker = core.get("no_taker_wait", (int, float), "seconds, a positive number", default=3,
                         valid=positive)
-    core.unknown_keys(["max_command_age", "lease", "no_taker_wait"])
+    preferred = core.get("preferred_claims", bool,
+                         "true or false: whether the Pis take turns to claim a command",
+                         default=PREFERRED_CLAIMS_DEFAULT)
+    window = core.get("preferred_window", (int, float),
+                      "seconds, a positive number (how long each Pi in line waits)",
+                      default=None, valid=positive)
+    if window is not None and core.data.get("preferred_claims") is False:
+        core.problem("preferred_window", window,
+                     "no preferred_window while preferred_claims = false (remove one of them)")
+    core.unknown_keys(["max_command_age", "lease", "no_taker_wait", "preferred_claims",
+                       "preferred_window"])
     problems += core.problems
 
     aliases = {}
@@ -237,6 +250,8 @@ def parse_config(
         max_command_age=float(max_age or 300),
         lease=float(lease or 30),
         no_taker_wait=float(no_taker or 3),
+        preferred_claims=bool(preferred),
+        preferred_window=float(window) if window is not None else None,
         aliases=aliases,
         raw=raw,
         path=path,

@@ -34,7 +34,7 @@ import troupe
 from slackmq import Markers, SlackMQ
 from troupe.commands import CommandSpec, Match, best_match, commands_of, suggest
 from troupe.config import Config
-from troupe.guard import Guard, Job
+from troupe.guard import PREFERRED_WINDOW, Guard, Job, preferred_window
 from troupe.plugin import Context, Plugin, RestartRequested
 from troupe.text import command_text, escape, unescape
 from troupe.transport import Event, Transport
@@ -249,7 +249,10 @@ class Bot:
         self.user_id, self.bot_id = auth["user_id"], auth.get("bot_id") or ""
         self.channel_id, self.channel_name = self._find_channel(self.config.slack.channel)
         self.mq = SlackMQ(client=self.web, channel=self.channel_id, lease=self.config.lease)
+        configured = (self.config.preferred_window or PREFERRED_WINDOW
+                      if self.config.preferred_claims else 0.0)
         self.guard = Guard(self.mq, self.name, self.config.lease,
+                           preferred=preferred_window(None, configured),
                            on_restart=lambda e: self.request_restart(str(e), e.exit_code))
 
     def _find_channel(self, wanted: str) -> tuple[str, str]:
@@ -375,8 +378,10 @@ class Bot:
                 item = data.get("item") or {}
                 ts = (item.get("message") or {}).get("ts") or item.get("ts")
                 if data.get("channel_id", item.get("channel")) == self.channel_id and ts:
-                    (self.guard.pin_added if event.type == "pin_added"
-                     else self.guard.pin_removed)(ts)
+                    if event.type == "pin_added":
+                        self.guard.pin_added(ts, data.get("user"))
+                    else:
+                        self.guard.pin_removed(ts)
         except RestartRequested as e:
             self.request_restart(str(e), e.exit_code)
         except Exception:  # noqa: BLE001 - a malformed event is logged and ignored
@@ -529,7 +534,7 @@ class Bot:
         job = Job(ts=cmd.ts, label=cmd.text, run=run, idempotent=spec.idempotent,
                   report_interrupted=lambda holder: self._report_interrupted(cmd, holder),
                   expires_at=float(cmd.ts) + self.config.max_command_age, source=cmd.source,
-                  lease=spec.lease)
+                  lease=spec.lease, anywhere=spec.runs_on is None)
         assert self.guard is not None
         if spec.mode == "broadcast":
             log.info("%s %s %r broadcast", self.name, cmd.ts, cmd.text)

@@ -10,7 +10,7 @@
 - when this Pi cannot run an exclusive command (no such device here, or
   another Pi is targeted), it waits a short while for a Pi that can; if none
   claimed the message by then, it claims it to give the one clear answer.
-- preferred claims (off unless switched on, see `Ranking`): the Pis order each
+- preferred claims (`[troupe] preferred_claims`, see `Ranking`): the Pis order each
   message by rendezvous hashing; the k-th claims only after min(k, 2) windows
   with no pin_added seen for it. One pins.add per command instead of one per
   Pi; a dead or slow Pi only delays, never loses, a command. A Pi that cannot
@@ -36,17 +36,20 @@ from troupe.plugin import RestartRequested
 log = logging.getLogger("troupe.guard")
 
 RETRY_TRANSIENT_EVERY = 5.0
-PREFERRED_ENV = "TROUPE_PREFERRED_CLAIMS"  # until [troupe] preferred_claims reaches the core
+PREFERRED_ENV = "TROUPE_PREFERRED_CLAIMS"  # overrides [troupe] preferred_claims when set
 PREFERRED_WINDOW = 0.5  # s; must exceed pins.add + the pin_added event reaching the others
 MEMBERS_TTL = 600.0  # re-read the channel's bots this often
 SUSPECT_FOR = 600.0  # a Pi that did not claim when it was first in line is skipped this long
 IN_LINE = 2  # the k-th Pi waits min(k, IN_LINE) windows: the 3rd and later claim together
 
 
-def preferred_window(value: str | None = None) -> float:
-    """The window of preferred claims from `TROUPE_PREFERRED_CLAIMS` (0: off)."""
+def preferred_window(value: str | None = None, configured: float = 0.0) -> float:
+    """The window of preferred claims (0: off): `TROUPE_PREFERRED_CLAIMS` (or `value`) if
+    set, else `configured` (from `[troupe] preferred_claims` / `preferred_window`)."""
     value = (os.environ.get(PREFERRED_ENV, "") if value is None else value).strip().lower()
-    if value in ("", "0", "false", "off", "no"):
+    if not value:
+        return configured
+    if value in ("0", "false", "off", "no"):
         return 0.0
     if value in ("1", "true", "on", "yes"):
         return PREFERRED_WINDOW
