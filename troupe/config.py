@@ -16,7 +16,7 @@ from typing import Any
 
 TOKEN_ENV = {"bot_token": "TROUPE_SLACK_BOT_TOKEN", "app_token": "TROUPE_SLACK_APP_TOKEN"}
 CORE_SECTIONS = ("slack", "host", "auth", "plugins", "troupe", "aliases")
-PREFERRED_CLAIMS_DEFAULT = False  # [troupe] preferred_claims when not set
+PREFERRED_CLAIMS_DEFAULT = True  # [troupe] preferred_claims when not set (bench/notes.md)
 
 
 @dataclass(frozen=True)

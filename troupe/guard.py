@@ -10,12 +10,13 @@
 - when this Pi cannot run an exclusive command (no such device here, or
   another Pi is targeted), it waits a short while for a Pi that can; if none
   claimed the message by then, it claims it to give the one clear answer.
-- preferred claims (`[troupe] preferred_claims`, see `Ranking`): the Pis order each
-  message by rendezvous hashing; the k-th claims only after min(k, 2) windows
-  with no pin_added seen for it. One pins.add per command instead of one per
-  Pi; a dead or slow Pi only delays, never loses, a command. A Pi that cannot
-  run a command waits those two windows longer before answering for the
-  federation, so the one Pi that can is never beaten to it.
+- preferred claims (`[troupe] preferred_claims`, on by default; see `Ranking`):
+  the Pis order each message by rendezvous hashing; the k-th claims only after
+  min(k, 2) windows with no pin_added seen for it. One pins.add per command
+  instead of one per Pi; a dead or slow Pi only delays, never loses, a command.
+  A command only some Pis can run (`Job.anywhere` False) is claimed at once. A
+  Pi that cannot run a command waits those two windows longer before answering
+  for the federation, so the one Pi that can is never beaten to it.
 """
 
 from __future__ import annotations
