@@ -340,7 +340,6 @@ class Bot:
     def stop(self) -> None:
         """Stop taking commands, finish the ones running (their claims are released), leave."""
         if self.transport:
-            _hurry_close(self.transport.client)
             self.transport.stop()
         self.executor.shutdown(wait=True, cancel_futures=False)
         if self.guard:
@@ -646,30 +645,3 @@ class Bot:
 def _has_outcome(reactions: list[dict[str, Any]], user: str | None = None) -> bool:
     """Whether a message carries an outcome marker (from `user`, if given)."""
     return Markers().outcome_of(reactions or [], user) is not None
-
-
-def _hurry_close(client: Any) -> None:
-    """Make slack_sdk's SocketModeClient.close() quick: it took up to 3 s on every stop.
-
-    close() takes the socket's receive lock to close it, and the reader thread holds that
-    lock while blocked in recv() for up to 3 s (its receive timeout); close() also joins
-    the message processor, which waits up to 1 s on its queue. So, in order: stop taking
-    messages (no reconnect), wake the processor and let it finish the message in hand, let
-    the listeners running finish (their acks still go out, their events reach the bot),
-    then shut the socket down: the blocked recv() returns at once (under TLS too: the
-    plain socket's shutdown reads as an end of stream). close() then has nothing to wait
-    for. Messages read but not handed on are not acknowledged: Slack delivers them again.
-    (This knows slack_sdk's builtin client; it belongs in troupe.transport.)
-    """
-    try:
-        client.closed = True
-        client.auto_reconnect_enabled = False
-        client.current_session_state.terminated = True
-        client.message_queue.put(None)  # skipped by the processor, which then sees `closed`
-        client.message_processor.shutdown()
-        client.message_workers.shutdown(wait=True)
-        sock = getattr(client.current_session, "sock", None)
-        if sock is not None:
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    except Exception:  # noqa: BLE001 - close() still works, only slower
-        log.debug("could not hurry the Socket Mode client's close", exc_info=True)
