@@ -20,7 +20,7 @@ def _table(head: list[str], rows: list[list[Any]]) -> str:
 
 
 def _mode(row: dict[str, Any]) -> str:
-    mode = "preferred" if row.get("preferred") else "default"
+    mode = "preferred" if row.get("preferred") else "every Pi"
     return mode + (f", {row['dead']} dead" if row.get("dead") else "")
 
 
@@ -63,8 +63,9 @@ def latency_section(res: dict[str, Any], plot_name: str) -> str:
     text = ("## Command latency\n\n"
             "`toggle dining light` (lights plugin, phue over HTTP to the Hue emulator), one at\n"
             "a time, after one warm-up command. Times from the message's ts: *device changed* =\n"
-            "the bridge applied the write, *answer posted* = the answer's ts. Claims as they are\n"
-            "by default (every Pi claims every command at once).\n\n")
+            "the bridge applied the write, *answer posted* = the answer's ts. Preferred claims\n"
+            "off (*every Pi*: each Pi claims every command at once; the default is preferred\n"
+            "claims, compared below).\n\n")
     text += _table(LAT_HEAD, _lat_rows(rows))
     text += f"\n![answer latency against the number of Pis]({plot_name})\n\n"
     return text
@@ -121,7 +122,7 @@ def throughput_section(res: dict[str, Any]) -> str:
             "(Poisson, seeded) at 1.5x the rate the claims allow; *sustained* is the completion\n"
             "rate over the second half of the answers, when the queue has formed; waits are\n"
             "post-to-answer. Every command must run exactly once. The completion rate of a\n"
-            "short run is noisy (how the hash spreads 30-60 commands; in default mode the\n"
+            "short run is noisy (how the hash spreads 30-60 commands; in every-Pi mode the\n"
             "losers' pins.add calls queue behind the answers and are still spending tokens\n"
             "when the last answer is in), so the last columns give the steadier figure: Pis\n"
             "that called pins.add per command (each spends a Tier 2 token sooner or later),\n"
@@ -245,7 +246,8 @@ def findings(res: dict[str, Any]) -> str:
                          for r in lat if r["latency_ms"] == lat[0]["latency_ms"])
         totals = ", ".join(f"{r['hosts']}: {r['calls_total']:.1f}"
                            for r in lat if r["latency_ms"] == lat[0]["latency_ms"])
-        out.append(f"By default every Pi claims every command: pins.add per command {pins}; "
+        out.append("With preferred claims off every Pi claims every command: pins.add per "
+                   f"command {pins}; "
                    f"calls per command {totals} (no emulator latency).")
         p50 = ", ".join(f"{r['hosts']}: {_ms(r['answer']['p50'])}/{_ms(r['answer']['p95'])}"
                         for r in lat if r["latency_ms"] == 50)
@@ -270,7 +272,8 @@ def findings(res: dict[str, Any]) -> str:
         a, b = _find(tput, hosts=n, preferred=False), _find(tput, hosts=n, preferred=True)
         if a and b:
             out.append(f"{n} Pis under real rate limits: {a['sustained_per_min']:.0f} commands"
-                       f"/min sustained by default, {b['sustained_per_min']:.0f} with preferred"
+                       f"/min sustained when every Pi claims, "
+                       f"{b['sustained_per_min']:.0f} with preferred"
                        f" claims (long run, from the pins.add calls: "
                        f"{a.get('bound_per_min', 0):.0f} and {b.get('bound_per_min', 0):.0f}"
                        f"/min); lost {a['lost'] + b['lost']}, "
@@ -310,7 +313,7 @@ def plot(res: dict[str, Any], path: Path) -> bool:
     """Answer latency (p50 solid, p95 dashed) against the number of Pis; False if no data."""
     series: dict[str, list[dict[str, Any]]] = {}
     for r in res.get("latency") or []:
-        series.setdefault(f"default, {r['latency_ms']} ms/call", []).append(r)
+        series.setdefault(f"every Pi claims, {r['latency_ms']} ms/call", []).append(r)
     for r in res.get("preferred") or []:
         if r["preferred"]:
             label = "preferred" + (", 1 dead" if r.get("dead") else "") + f", {r['latency_ms']} ms"

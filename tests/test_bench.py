@@ -76,14 +76,14 @@ def test_latency_section_runs_and_reports(tmp_path):
     row = latency.measure(tmp_path / "lat", 2, latency_ms=0, commands=2)
     assert row["answer"]["n"] == 2 and 0 < row["answer"]["p50"] < 5000
     assert 0 < row["device"]["p50"] <= row["answer"]["p99"] + 1000
-    assert row["calls"]["pins.add"] >= 2.0  # default: every Pi claims every command
+    assert row["calls"]["pins.add"] >= 2.0  # preferred claims off: every Pi claims each command
     results = {"machine": {"cpu": "x", "cores": 2, "memory": "1 GiB", "os": "linux",
                            "python": "3.11", "versions": {"troupe": "0"}, "load": "0 0 0",
                            "date": "today"},
                "seed": 1, "quick": True, "seconds": 1.0, "load_after": "0 0 0",
                "latency": [row], "rolling": {"status": "not measured", "reason": "later"}}
     text = report.markdown(results)
-    assert "## Command latency" in text and "| 2 | 0 | default | 2 |" in text
+    assert "## Command latency" in text and "| 2 | 0 | every Pi | 2 |" in text
     assert "Not measured: later." in text
     pytest.importorskip("matplotlib")
     assert report.plot(results, tmp_path / "latency.png")
