@@ -6,7 +6,7 @@ import random
 import threading
 from collections import Counter
 
-from slackmq_helpers import make_mq
+from slackmq_helpers import make_mq, race
 
 
 class Crowd:
@@ -18,25 +18,8 @@ class Crowd:
             _ = mq.user_id  # auth.test once, outside the races
 
     def race(self, n, fn):
-        """Run ``fn(mq)`` in ``n`` threads released together by a barrier; return results."""
-        barrier = threading.Barrier(n)
-        results = [None] * n
-        errors = []
-
-        def run(i):
-            try:
-                barrier.wait(timeout=10)
-                results[i] = fn(self.mqs[i], i)
-            except BaseException as e:  # noqa: BLE001 - reported below
-                errors.append(e)
-
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=30)
-        assert not errors, errors
-        return results
+        """Run ``fn(mq, i)`` in ``n`` threads released together by a barrier; return results."""
+        return race([lambda i=i: fn(self.mqs[i], i) for i in range(n)])
 
 
 def test_exactly_one_winner_200_races_of_2_to_16(ws16):
