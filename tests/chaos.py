@@ -2,16 +2,35 @@
 
     python tests/chaos.py --seed 7 --commands 1000       # `make chaos` runs three seeds
 
-It posts exclusive commands (`count N`), broadcasts (`ping N`) and failing
-commands (`boom`) while it kills and restarts Pis, closes their connections
-(with and without a `disconnect` message), cuts apps off and restores them,
-duplicates and delays envelopes, and makes Web API methods answer 429, 5xx or
-hang. The seed picks every choice; the same seed replays the same run.
+It posts exclusive commands (`count N`), broadcasts (`ping N`), failing commands
+(`boom`), scenes (`scene night`: the scenes plugin posts each step as a bot
+message, guarded like a typed command; steps are counts, pings and a nested
+scene), scheduled commands (`in 12 seconds count N`, and in long runs one
+`at HH:MM count N`: the schedules plugin keeps them as Slack scheduled messages)
+and timers (`lamp N on for 8 seconds`: the Pi that runs it asks Slack to post
+`lamp N off` later, through `host.schedule_command` as the lights plugin's
+`switch porch on for 10 minutes` does) while it kills and restarts Pis, closes
+their connections (with and without a `disconnect` message), cuts apps off and
+restores them, duplicates and delays envelopes, and makes Web API methods answer
+429, 5xx or hang. The seed picks every choice; the same seed replays the same run.
 
-Then a checker reads the emulator's record (messages, reactions) and the Pis'
-run log and reports: commands run twice (must be 0), commands lost (neither
-run, answered as failed, reported interrupted, nor expired with an answer:
-must be 0), broadcasts missed by Pis that were up, and latency percentiles.
+Then a checker reads the emulator's record (every message and reaction, kept by a
+listener) and the Pis' run log, where each run names the message it ran
+(tests/plugins/chaos_probe.py), and reports per kind:
+
+- run twice (must be 0): a command message run by two Pis (or a broadcast by one
+  Pi twice); a count number run twice; a scene step posted twice in one scene
+  run; a scheduled command or timer switch-back posted or run twice;
+- lost (must be 0): a command neither run, answered as failed, reported
+  interrupted, nor expired with an answer; a scene whose steps are not all posted
+  although neither it nor a nested scene was reported failed or interrupted; a
+  schedule or timer that was confirmed but did not run (once due);
+- broadcasts missed by Pis that were up from the post to the end (typed pings and
+  scene-step pings);
+- answer latency of the commands typed in the channel.
+
+The end waits (polling, with a deadline past the last due time) until everything
+due has run or been answered and no claim is left.
 """
 
 from __future__ import annotations
@@ -19,37 +38,85 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import math
 import random
 import statistics
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from troupe.testing import Federation, wait_for
 
 PLUGINS = Path(__file__).parent / "plugins"
 FAULT_METHODS = ["pins.add", "pins.remove", "reactions.add", "reactions.get", "chat.postMessage",
                  "conversations.history", "pins.list"]
+COMMAND_EVENT = "troupe_command"  # troupe.core.COMMAND_EVENT: commands a Pi posts
+STEP_BASE = 1_000_000  # scene steps count and ping numbers from here (typed ones are below)
+SCENES = {
+    "morning": ["count 1000001", "ping 1000002", "count 1000003"],
+    "night": ["count 1000004", "scene morning", "ping 1000005"],
+}
+# Weights of the kinds of command typed; scenes, schedules and timers at least MIN_EACH times.
+KINDS = {"count": 0.70, "ping": 0.12, "boom": 0.05, "scene": 0.06, "scheduled": 0.035,
+         "timer": 0.035}
+MIN_EACH = 2
+SCHEDULE_DELAY = (3, 20)  # `in N seconds`, N drawn from this range
+TIMER_DELAY = (2, 15)  # `lamp N on for S seconds`
+DUE_GRACE = 90.0  # how long after the last due time the end waits at most
+
+
+def scene_commands(name: str) -> list[str]:
+    """Every command a run of scene `name` posts in its thread (nested scenes' steps too)."""
+    posted = []
+    for step in SCENES[name]:
+        posted.append(step)
+        if step.startswith("scene "):
+            posted += scene_commands(step.split(" ", 1)[1])
+    return posted
 
 
 @dataclass
 class Posted:
-    kind: str  # count | ping | boom
+    kind: str  # count | ping | boom | scene | scheduled | timer
     n: int
     ts: str
     at: float
+    text: str = ""
+    due: float = 0.0  # scheduled and timer: when the command or switch back is due
+
+
+@dataclass
+class Kind:
+    """What the checker found for one kind of command."""
+
+    posted: int = 0
+    done: int = 0  # ran (or, for a broadcast, ran on every Pi that was up)
+    answered: int = 0  # not run but answered: failed, interrupted, expired, refused
+    steps: int = 0  # scenes: step messages; scheduled: firings; timers: switch backs
+    twice: int = 0
+    lost: int = 0
+
+    def line(self, name: str) -> str:
+        extra = {"scene": "step messages", "scheduled": "fired", "timer": "switched back",
+                 "broadcast": "Pi runs"}.get(name)
+        steps = f" ({self.steps} {extra})" if extra else ""
+        return (f"{name} {self.posted}{steps}: done {self.done}, answered {self.answered}, "
+                f"run twice {self.twice}, lost {self.lost}")
 
 
 @dataclass
 class Report:
     seed: int
     commands: int
-    duplicates: dict[int, int] = field(default_factory=dict)
+    duplicates: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     broadcasts_missed: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     faults: collections.Counter = field(default_factory=collections.Counter)
+    kinds: dict[str, Kind] = field(default_factory=dict)
     interrupted: int = 0
     seconds: float = 0.0
 
@@ -70,6 +137,7 @@ class Report:
             f"  run twice: {len(self.duplicates)}   lost: {len(self.lost)}   "
             f"broadcasts missed: {len(self.broadcasts_missed)}   "
             f"reported interrupted: {self.interrupted}",
+            *(f"  {k.line(name)}" for name, k in self.kinds.items()),
         ]
         if self.latencies:
             lines.append(f"  answer latency s: p50 {self.percentile(50):.2f}  "
@@ -79,8 +147,50 @@ class Report:
         for what, items in (("run twice", self.duplicates), ("lost", self.lost),
                             ("missed", self.broadcasts_missed)):
             if items:
-                lines.append(f"  {what}: {list(items)[:20]}")
+                lines.append(f"  {what}: {items[:20]}")
         return "\n".join(lines)
+
+
+class Snapshot:
+    """The channel (every message, threads too, as the listener last saw it) and the run log."""
+
+    def __init__(self, seen: dict[str, dict[str, Any]], log: Path):
+        self.messages = dict(seen)
+        self.answers: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
+        self.commands_in: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
+        self.top_commands: list[dict[str, Any]] = []  # bot commands not in a thread
+        for ts in sorted(self.messages, key=float):
+            m = self.messages[ts]
+            if not m.get("bot_id"):
+                continue
+            metadata = m.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if payload.get("command_ts"):
+                self.answers[payload["command_ts"]].append(m)
+            if metadata.get("event_type") == COMMAND_EVENT:
+                thread = m.get("thread_ts")
+                if thread and thread != ts:
+                    self.commands_in[thread].append(m)
+                else:
+                    self.top_commands.append(m)
+        self.runs: collections.Counter = collections.Counter()  # (kind, ts) -> runs
+        self.by_n: collections.Counter = collections.Counter()  # (kind, n) -> runs
+        self.pings: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+        lines = log.read_text().splitlines() if log.exists() else []
+        for line in lines:
+            kind, n, host, ts = line.split()
+            if kind == "ping":
+                self.pings[ts][host] += 1
+            else:
+                self.runs[kind, ts] += 1
+                self.by_n[kind, int(n)] += 1
+
+    def reactions(self, ts: str) -> set[str]:
+        return {r["name"] for r in (self.messages.get(ts) or {}).get("reactions", [])}
+
+    def excused(self, ts: str) -> bool:
+        """The command at `ts` was reported failed or interrupted."""
+        return bool(self.reactions(ts) & {"x", "warning"})
 
 
 class Chaos:
@@ -91,12 +201,22 @@ class Chaos:
         self.log = workdir.resolve() / "runs.log"  # the Pis write it from their own cwd
         self.log.unlink(missing_ok=True)  # a replay starts from nothing
         self.fed = Federation(
-            workdir / "fed", hosts, plugins=["probe"], plugin_paths=[PLUGINS],
-            config={"probe": {"log": str(self.log)},
+            workdir / "fed", hosts, plugins=["chaos_probe", "scenes", "schedules"],
+            plugin_paths=[PLUGINS],
+            config={"chaos_probe": {"log": str(self.log)},
+                    "scenes": {name: {"steps": steps} for name, steps in SCENES.items()},
+                    "location": {"timezone": "UTC"},
                     "troupe": {"lease": 4, "no_taker_wait": 2, "max_command_age": 600}})
+        self.seen: dict[str, dict[str, Any]] = {}  # ts -> the message as last changed
+        self.fed.ws.add_listener(self._saw, ["message_posted", "message_updated",
+                                             "reaction_added", "reaction_removed"])
         self.posted: list[Posted] = []
         self.down: dict[str, list[list[float]]] = collections.defaultdict(list)
         self.report = Report(seed, commands)
+
+    def _saw(self, event: dict[str, Any]) -> None:
+        message = event["message"]  # (this runs on the emulator's loop: keep it quick)
+        self.seen[message["ts"]] = message
 
     # ---- faults ------------------------------------------------------------
     def _mark_down(self, host: str) -> None:
@@ -164,17 +284,54 @@ class Chaos:
         self._pending_up.clear()
 
     # ---- the run -----------------------------------------------------------
+    def plan(self) -> list[str]:
+        """The kind of each command, from the seed; every special kind at least MIN_EACH times."""
+        rng = self.rng
+        kinds = rng.choices(list(KINDS), weights=list(KINDS.values()), k=self.commands)
+        for special in ("scene", "scheduled", "timer"):
+            counts = [i for i in range(self.commands // 2) if kinds[i] == "count"]
+            missing = max(0, MIN_EACH - kinds.count(special))
+            for i in rng.sample(counts, min(missing, len(counts))):
+                kinds[i] = special
+        return kinds
+
+    def say(self, kind: str, i: int) -> Posted:
+        """Post command i of `kind` as the person."""
+        rng, due, delay = self.rng, 0.0, 0
+        if kind == "boom":
+            text = "boom"
+        elif kind == "scene":
+            text = f"scene {rng.choice(sorted(SCENES))}"
+        elif kind == "scheduled" and i == 0 and self.commands >= 300:
+            # A time of day (minutes only): the next minute at least 30 s away, in UTC.
+            at = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+            if (at - datetime.now(UTC)).total_seconds() < 30:
+                at += timedelta(minutes=1)
+            text, due = f"at {at:%H:%M} count {i}", at.timestamp()
+        elif kind == "scheduled":
+            delay = rng.randint(*SCHEDULE_DELAY)
+            text = f"in {delay} seconds count {i}"
+        elif kind == "timer":
+            delay = rng.randint(*TIMER_DELAY)
+            text = f"lamp {i} on for {delay} seconds"
+        else:
+            text = f"{kind} {i}"
+        ts = self.fed.say(text)
+        if kind == "timer" or (kind == "scheduled" and not due):
+            due = math.ceil(float(ts) + delay)  # the Pi counts from when it runs: a lower bound
+        return Posted(kind, i, ts, time.time(), text, due)
+
     def run(self) -> Report:
         started = time.time()
         self._cut: list[str] = []
         self._toggles: list = []
         self._pending_up: list[str] = []
+        kinds = self.plan()
+        if self.commands >= 300:
+            kinds[0] = "scheduled"  # one `at HH:MM`: it costs up to 90 s of waiting at the end
         with self.fed:
-            for i in range(self.commands):
-                roll = self.rng.random()
-                kind = "count" if roll < 0.8 else "ping" if roll < 0.93 else "boom"
-                text = "boom" if kind == "boom" else f"{kind} {i}"
-                self.posted.append(Posted(kind, i, self.fed.say(text), time.time()))
+            for i, kind in enumerate(kinds):
+                self.posted.append(self.say(kind, i))
                 if self.rng.random() < 0.06:
                     self.inject()
                 if self.rng.random() < 0.3:
@@ -186,86 +343,195 @@ class Chaos:
         self.report.seconds = time.time() - started
         return self.report
 
-    def _answered(self) -> set[str]:
-        """Commands some Pi answered (their answers name them in metadata)."""
-        answered = set()
-        messages = self.fed.ws.messages()
-        threads = [m["ts"] for m in messages if m.get("reply_count")]
-        for thread_ts in threads:
-            messages += self.fed.ws.messages(thread_ts=thread_ts)
-        for m in messages:
-            payload = (m.get("metadata") or {}).get("event_payload") or {}
-            if m.get("bot_id") and payload.get("command_ts"):
-                answered.add(payload["command_ts"])
-        return answered
-
     def settle(self) -> None:
-        exclusive = [p for p in self.posted if p.kind != "ping"]
-
-        broadcasts = [p for p in self.posted if p.kind == "ping"]
+        last_due = max((p.due for p in self.posted), default=0.0)
+        timeout = max(120.0, last_due - time.time() + DUE_GRACE)
 
         def finished() -> bool:
-            counted = self._counts("count")
-            answered = self._answered()
-            pings = self._pings()
-            end = time.time()
-            return (all(p.ts in answered or (p.kind == "count" and counted.get(p.n))
-                        for p in exclusive)
-                    and all(host in pings.get(p.n, ()) for p in broadcasts
-                            for host in self.fed.host_names if self._was_up(host, p.at, end))
-                    and not self.fed.ws.pins())
+            report = self.inspect()
+            return not report.lost and not report.broadcasts_missed and not self.fed.ws.pins()
 
         try:
-            wait_for(finished, 120, "every command to be run or answered", interval=0.5)
+            wait_for(finished, timeout, "every command to be run or answered", interval=0.5)
         except TimeoutError:
             pass  # the checker reports what is missing
-
-    def _counts(self, kind: str) -> collections.Counter:
-        counts: collections.Counter = collections.Counter()
-        if self.log.exists():
-            for line in self.log.read_text().splitlines():
-                parts = line.split()
-                if parts and parts[0] == kind:
-                    counts[int(parts[1])] += 1
-        return counts
-
-    def _pings(self) -> dict[int, set[str]]:
-        pings: dict[int, set[str]] = collections.defaultdict(set)
-        if self.log.exists():
-            for line in self.log.read_text().splitlines():
-                parts = line.split()
-                if parts and parts[0] == "ping":
-                    pings[int(parts[1])].add(parts[2])
-        return pings
 
     def _was_up(self, host: str, start: float, end: float) -> bool:
         return not any(a <= end and b >= start for a, b in self.down[host])
 
     def check(self) -> None:
-        counts = self._counts("count")
-        pings = self._pings()
-        answered = self._answered()
-        messages = {m["ts"]: m for m in self.fed.ws.messages()}
+        found = self.inspect()
         rep = self.report
-        rep.duplicates = {n: c for n, c in counts.items() if c > 1}
+        rep.duplicates, rep.lost = found.duplicates, found.lost
+        rep.broadcasts_missed, rep.kinds = found.broadcasts_missed, found.kinds
+        rep.interrupted, rep.latencies = found.interrupted, found.latencies
+
+    # ---- the checker -------------------------------------------------------
+    def inspect(self) -> Report:
+        """What the channel and the run log show now (settle polls it; check keeps the last)."""
+        snap = Snapshot(self.seen, self.log)
+        rep = Report(self.seed, self.commands)
+        now = time.time()
+        kinds = rep.kinds = {name: Kind() for name in
+                             ("exclusive", "broadcast", "boom", "scene", "scheduled", "timer")}
+
+        def ran_once(kind: str, m: dict[str, Any], what: str, stats: Kind) -> str:
+            """An exclusive command message: "ran" (once, or twice: reported), "answered"
+            (failed, interrupted, expired) or "lost"."""
+            runs = snap.runs[kind, m["ts"]]
+            if runs > 1:
+                rep.duplicates.append(f"{what} ({m['ts']}) ran {runs} times")
+                stats.twice += 1
+            if runs:
+                return "ran"
+            if snap.answers.get(m["ts"]):
+                return "answered"
+            rep.lost.append(f"{what} ({m['ts']}): neither run nor answered")
+            stats.lost += 1
+            return "lost"
+
+        def broadcast(ts: str, what: str, stats: Kind) -> bool:
+            """Every Pi that was up from the post until now ran the broadcast at `ts`, once."""
+            hosts = snap.pings.get(ts, collections.Counter())
+            for host, runs in hosts.items():
+                if runs > 1:
+                    rep.duplicates.append(f"{what} ({ts}) ran {runs} times on {host}")
+                    stats.twice += 1
+            missed = [h for h in self.fed.host_names
+                      if self._was_up(h, float(ts), now) and h not in hosts]
+            rep.broadcasts_missed += [f"{what} ({ts}) on {h}" for h in missed]
+            return not missed
+
         for p in self.posted:
-            if p.kind == "ping":
-                # A Pi that was up from the post until the end must have run it.
-                for host in self.fed.host_names:
-                    if self._was_up(host, p.at, time.time()) and host not in pings.get(p.n, ()):
-                        rep.broadcasts_missed.append(f"ping {p.n} on {host}")
-                continue
-            ran = p.kind == "count" and counts.get(p.n)
-            if not ran and p.ts not in answered:
-                rep.lost.append(f"{p.kind} {p.n} ({p.ts})")
-            reactions = {r["name"] for r in messages.get(p.ts, {}).get("reactions", [])}
-            if "warning" in reactions:
-                rep.interrupted += 1
-        for m in self.fed.ws.messages():
-            payload = (m.get("metadata") or {}).get("event_payload") or {}
-            command_ts = payload.get("command_ts")
-            if m.get("bot_id") and command_ts:
-                rep.latencies.append(float(m["ts"]) - float(command_ts))
+            answers = [a["text"] for a in snap.answers.get(p.ts, [])]
+            m = snap.messages.get(p.ts, {"ts": p.ts})
+            if p.kind in ("count", "boom"):
+                stats = kinds["exclusive" if p.kind == "count" else "boom"]
+                stats.posted += 1
+                outcome = ran_once(p.kind, m, p.text, stats)
+                stats.done += outcome == "ran"
+                stats.answered += outcome == "answered"
+            elif p.kind == "ping":
+                stats = kinds["broadcast"]
+                stats.posted += 1
+                stats.steps += sum(snap.pings.get(p.ts, {}).values())
+                if broadcast(p.ts, p.text, stats):
+                    stats.done += 1
+                else:
+                    stats.lost += 1
+            elif p.kind == "scene":
+                self._check_scene(p, snap, rep, ran_once, broadcast)
+            elif p.kind == "scheduled":
+                self._check_scheduled(p, answers, snap, rep, now)
+            elif p.kind == "timer":
+                self._check_timer(p, answers, snap, rep, now, ran_once)
+        # A count number (typed or scheduled) runs once, whichever message asked for it.
+        for (kind, n), runs in snap.by_n.items():
+            if kind == "count" and n < STEP_BASE and runs > 1:
+                rep.duplicates.append(f"count {n} ran {runs} times in all")
+        commands = [p.ts for p in self.posted] + [m["ts"] for ms in snap.commands_in.values()
+                                                  for m in ms]
+        rep.interrupted = sum("warning" in snap.reactions(ts) for ts in commands)
+        for p in self.posted:
+            if snap.answers.get(p.ts):
+                rep.latencies.append(float(snap.answers[p.ts][0]["ts"]) - float(p.ts))
+        return rep
+
+    def _check_scene(self, p: Posted, snap: Snapshot, rep: Report,
+                     ran_once, broadcast) -> None:
+        """A scene run posts each of its (nested) steps once; each step message runs once."""
+        stats = rep.kinds["scene"]
+        stats.posted += 1
+        name = p.text.split(" ", 1)[1]
+        steps = snap.commands_in.get(p.ts, [])
+        stats.steps += len(steps)
+        expected = collections.Counter(scene_commands(name))
+        got = collections.Counter(s["text"] for s in steps)
+        for text, extra in (got - expected).items():
+            rep.duplicates.append(f"{p.text} ({p.ts}): step `{text}` posted {extra} extra time(s)")
+            stats.twice += 1
+        missing = expected - got
+        nested = [s["ts"] for s in steps if s["text"].startswith("scene ")]
+        ok = True  # every step posted ran (a ping: on every Pi that was up)
+        for s in steps:
+            what = f"{p.text} step `{s['text']}`"
+            if s["text"].startswith("count "):
+                ok &= ran_once("count", s, what, stats) == "ran"
+            elif s["text"].startswith("ping "):
+                ok &= broadcast(s["ts"], what, stats)
+            elif not snap.answers.get(s["ts"]):  # a nested scene: it answers in the thread
+                rep.lost.append(f"{what} ({s['ts']}): neither run nor answered")
+                stats.lost += 1
+                ok = False
+        if not snap.answers.get(p.ts) and not steps:
+            rep.lost.append(f"{p.text} ({p.ts}): neither run nor answered")
+            stats.lost += 1
+        elif missing and not any(snap.excused(ts) for ts in [p.ts, *nested]):
+            rep.lost.append(f"{p.text} ({p.ts}): steps never posted: {sorted(missing)}")
+            stats.lost += 1
+        elif missing or not ok:
+            stats.answered += 1  # cut short or a step failed, and said so (or counted above)
+        else:
+            stats.done += 1
+
+    def _check_scheduled(self, p: Posted, answers: list[str], snap: Snapshot, rep: Report,
+                         now: float) -> None:
+        """A confirmed schedule posts its command once (in a firing's thread); it runs once."""
+        stats = rep.kinds["scheduled"]
+        stats.posted += 1
+        command = p.text.split(" count ", 1)[1]
+        steps = [s for ms in snap.commands_in.values() for s in ms
+                 if s["text"] == f"count {command}"]
+        stats.steps += bool(steps)
+        if len(steps) > 1:
+            rep.duplicates.append(f"{p.text} ({p.ts}): its command posted {len(steps)} times")
+            stats.twice += 1
+        runs = snap.by_n["count", p.n]
+        if runs:
+            stats.done += 1  # (more than once: reported with every count number)
+            stats.twice += runs > 1
+        elif not answers:
+            rep.lost.append(f"{p.text} ({p.ts}): neither scheduled nor answered")
+            stats.lost += 1
+        elif not any(a.startswith(":alarm_clock: Schedule `") for a in answers):
+            stats.answered += 1  # refused or failed: said so
+        elif any(snap.answers.get(s["ts"]) for s in steps):
+            stats.answered += 1  # the step was reported interrupted or expired
+        else:
+            due = datetime.fromtimestamp(p.due, UTC).strftime("%H:%M:%S")
+            when = "not due yet" if now < p.due else "did not run"
+            rep.lost.append(f"{p.text} ({p.ts}): confirmed, due {due}, {when}")
+            stats.lost += 1
+
+    def _check_timer(self, p: Posted, answers: list[str], snap: Snapshot, rep: Report,
+                     now: float, ran_once) -> None:
+        """A timer that ran schedules one switch back; Slack posts it; one Pi runs it once."""
+        stats = rep.kinds["timer"]
+        stats.posted += 1
+        backs = [m for m in snap.top_commands if m["text"] == f"lamp {p.n} off"]
+        stats.steps += len(backs)
+        switched = snap.by_n["lamp-on", p.n]
+        if switched > 1:
+            rep.duplicates.append(f"{p.text} ({p.ts}) ran {switched} times")
+            stats.twice += 1
+        if len(backs) > 1:
+            rep.duplicates.append(f"{p.text} ({p.ts}): switch back posted {len(backs)} times")
+            stats.twice += 1
+        confirmed = any(" is on for " in a for a in answers)
+        outcomes = [ran_once("lamp-off", back, f"lamp {p.n} off (switch back)", stats)
+                    for back in backs]
+        if not answers:  # a run that was cut short is reported interrupted
+            rep.lost.append(f"{p.text} ({p.ts}): neither confirmed nor answered")
+            stats.lost += 1
+        elif confirmed and not backs:
+            due = datetime.fromtimestamp(p.due, UTC).strftime("%H:%M:%S")
+            when = "not due yet" if now < p.due else "never posted"
+            rep.lost.append(f"{p.text} ({p.ts}): confirmed; switch back due {due}, {when}")
+            stats.lost += 1
+        elif confirmed and "ran" in outcomes:
+            stats.done += 1
+        elif "lost" not in outcomes:
+            stats.answered += 1  # the timer or its switch back failed or was interrupted: said so
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -288,6 +554,7 @@ def main(argv: list[str] | None = None) -> int:
             "run_twice": len(report.duplicates), "lost": len(report.lost),
             "broadcasts_missed": len(report.broadcasts_missed),
             "interrupted": report.interrupted, "faults": dict(report.faults),
+            "kinds": {name: vars(k) for name, k in report.kinds.items()},
             "p50": report.percentile(50), "p95": report.percentile(95),
             "p99": report.percentile(99)}, indent=2))
     return 0 if report.clean else 1

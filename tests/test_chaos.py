@@ -15,7 +15,7 @@ pytestmark = pytest.mark.multihost
 def test_short_chaos_run_loses_nothing_and_runs_nothing_twice(tmp_path):
     report = Chaos(tmp_path, seed=20261130, commands=100, hosts=5).run()
     print(report.summary())
-    assert report.duplicates == {}
+    assert report.duplicates == []
     assert report.lost == []
     assert report.broadcasts_missed == []
     assert sum(report.faults.values()) > 0

@@ -1,0 +1,61 @@
+"""The probe for tests/chaos.py: probe's commands, each run logged with its command message.
+
+The run log lines are `<kind> <n> <host> <ts>`: `ts` is the message the run was
+for, so the chaos checker can tell "one scene step message ran twice" from "a
+scene ran twice" (scene steps repeat their text), and match each scheduled
+switch-back to the message Slack posted.
+
+`lamp N on for S seconds` stands in for the lights plugin's `switch porch on for
+10 minutes` (no Hue bridge needed): it switches lamp N "on" and asks Slack, through
+`host.schedule_command` as lights does, to post `lamp N off` S seconds later, so the
+switch back happens whichever Pis are alive then.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+from probe import Probe
+
+from troupe import command
+
+
+class ChaosProbe(Probe):
+    """probe's commands with the command's ts in the run log; and lamp timers."""
+
+    name = "chaos_probe"
+
+    def _run(self, ctx, kind: str, n: int) -> None:
+        # O_APPEND writes of one short line are atomic: several Pis may write at once.
+        fd = os.open(self.settings["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{kind} {n} {self.host.name} {ctx.ts}\n".encode())
+        finally:
+            os.close(fd)
+
+    @command("count {n:int}")
+    def count(self, ctx, n: int) -> None:
+        """Record one run of command n."""
+        self._run(ctx, "count", n)
+        ctx.reply(f"counted {n}")
+
+    @command("ping {n:int}", mode="broadcast")
+    def ping(self, ctx, n: int) -> None:
+        """Every Pi records command n."""
+        self._run(ctx, "ping", n)
+
+    @command("lamp {n:int} on for {s:int} seconds")
+    def lamp_on(self, ctx, n: int, s: int) -> None:
+        """Switch lamp n on, and back off after s seconds (Slack posts the switch back)."""
+        self._run(ctx, "lamp-on", n)
+        post_at = math.ceil(time.time() + s)
+        self.host.schedule_command(f"lamp {n} off", post_at, on_behalf_of=ctx.user)
+        ctx.reply(f"lamp {n} is on for {s} seconds")
+
+    @command("lamp {n:int} off")
+    def lamp_off(self, ctx, n: int) -> None:
+        """Switch lamp n off (what a timer posts)."""
+        self._run(ctx, "lamp-off", n)
+        ctx.reply(f"lamp {n} is off")
