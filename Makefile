@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-BROWSER := $(VENV)/.browser
+TESTDEPS := $(VENV)/.test-deps
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: install test demo lint bench chaos clean
@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The demo's browser test: Playwright for Python and Debian's Chromium (apt, as root, when missing).
-$(BROWSER): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[sim,test,browser]'
+# What only the tests need: Playwright for Python and Debian's Chromium (apt, as root, when
+# missing) for the demo's browser test, and matplotlib for the bench report's test.
+$(TESTDEPS): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[sim,test,browser,bench]'
 	@if [ ! -x $(CHROMIUM) ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && \
@@ -28,9 +29,9 @@ $(BROWSER): $(STAMP)
 	         "(sudo apt-get install chromium)"; \
 	  fi; \
 	fi
-	touch $(BROWSER)
+	touch $(TESTDEPS)
 
-test: $(STAMP) $(BROWSER)
+test: $(STAMP) $(TESTDEPS)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
