@@ -1,9 +1,10 @@
 """The probe for tests/chaos.py: probe's commands, each run logged with its command message.
 
-The run log lines are `<kind> <n> <host> <ts>`: `ts` is the message the run was
-for, so the chaos checker can tell "one scene step message ran twice" from "a
-scene ran twice" (scene steps repeat their text), and match each scheduled
-switch-back to the message Slack posted.
+The run log lines are `<kind> <n> <host> <ts> <when>`: `ts` is the message the run
+was for, `when` the time of the run. So the chaos checker can tell "one scene step
+message ran twice" from "a scene ran twice" (scene steps repeat their text), match
+each scheduled switch-back to the message Slack posted, and tell a broadcast run
+again by a Pi restarted since from one run twice.
 
 `lamp N on for S seconds` stands in for the lights plugin's `switch porch on for
 10 minutes` (no Hue bridge needed): it switches lamp N "on" and asks Slack, through
@@ -31,7 +32,7 @@ class ChaosProbe(Probe):
         # O_APPEND writes of one short line are atomic: several Pis may write at once.
         fd = os.open(self.settings["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, f"{kind} {n} {self.host.name} {ctx.ts}\n".encode())
+            os.write(fd, f"{kind} {n} {self.host.name} {ctx.ts} {time.time():.6f}\n".encode())
         finally:
             os.close(fd)
 
