@@ -215,6 +215,7 @@ class Chaos:
                     "location": {"timezone": "UTC"},
                     "troupe": {"lease": 4, "no_taker_wait": 2, "max_command_age": 600}})
         self.seen: dict[str, dict[str, Any]] = {}  # ts -> the message as last changed
+        self.marked: dict[tuple[str, str], float] = {}  # (ts, user) -> first reaction's time
         self.fed.ws.add_listener(self._saw, ["message_posted", "message_updated",
                                              "reaction_added", "reaction_removed"])
         self.posted: list[Posted] = []
@@ -225,6 +226,8 @@ class Chaos:
     def _saw(self, event: dict[str, Any]) -> None:
         message = event["message"]  # (this runs on the emulator's loop: keep it quick)
         self.seen[message["ts"]] = message
+        if event["type"] == "reaction_added":
+            self.marked.setdefault((message["ts"], event["user"]), time.time())
 
     # ---- faults ------------------------------------------------------------
     def _mark_down(self, host: str) -> None:
@@ -407,10 +410,13 @@ class Chaos:
                 if runs < 2:
                     continue
                 # A broadcast has no claim: a Pi marks it after running it, so one killed in
-                # between runs it again when it catches up. Only that is allowed.
+                # between runs it again when it catches up. Only that is allowed: a kill
+                # between the runs, and no mark of this Pi's on the message before it.
                 times = sorted(snap.ping_times[ts, host])
+                marked = self.marked.get((ts, self.fed.ws.app(host)["bot_user_id"]), now)
                 pairs = zip(times, times[1:], strict=False)
-                if all(any(a < k < b for k in self.kills[host]) for a, b in pairs):
+                if all(any(a < k < b and k < marked for k in self.kills[host])
+                       for a, b in pairs):
                     rep.reruns.append(f"{what} ({ts}) on {host}")
                 else:
                     rep.duplicates.append(f"{what} ({ts}) ran {runs} times on {host}")
