@@ -10,7 +10,8 @@ scene), scheduled commands (`in 12 seconds count N`, and in long runs one
 and timers (`lamp N on for 8 seconds`: the Pi that runs it asks Slack to post
 `lamp N off` later, through `host.schedule_command` as the lights plugin's
 `switch porch on for 10 minutes` does) while it kills and restarts Pis, closes
-their connections (with and without a `disconnect` message), cuts apps off and
+their connections (with and without a `disconnect` message; and, often, the Pi that confirmed a
+schedule or timer, before it is due), cuts apps off and
 restores them, duplicates and delays envelopes, and makes Web API methods answer
 429, 5xx or hang. The seed picks every choice; the same seed replays the same run.
 
@@ -269,6 +270,20 @@ class Chaos:
             fed.ws.fail_method(method, mode=mode, error="ratelimited", count=rng.randint(1, 3),
                                app=host)
 
+    def kill_creator(self, made: Posted) -> None:
+        """Kill and restart the Pi that confirmed a schedule or timer (a seed-chosen Pi if
+        none has yet): the firing or switch back must not need it."""
+        answers = self.fed.answers_to(made.ts)
+        host = self.fed.host_of(answers[0]) if answers else self.rng.choice(self.fed.host_names)
+        if host in self._pending_up or host not in self.fed.host_names:
+            return
+        self.report.faults["kill creator"] += 1
+        self._mark_down(host)
+        self.fed.kill(host)
+        self.kills[host].append(time.time())
+        self.fed.start_host(host, wait=False)
+        self._pending_up.append(host)
+
     def heal_some(self) -> None:
         fed, rng = self.fed, self.rng
         while self._cut and rng.random() < 0.6:
@@ -338,12 +353,18 @@ class Chaos:
         self._cut: list[str] = []
         self._toggles: list = []
         self._pending_up: list[str] = []
+        self._creator_kills: dict[int, list[Posted]] = collections.defaultdict(list)
         kinds = self.plan()
         if self.commands >= 300:
             kinds[0] = "scheduled"  # one `at HH:MM`: it costs up to 90 s of waiting at the end
         with self.fed:
             for i, kind in enumerate(kinds):
                 self.posted.append(self.say(kind, i))
+                if kind in ("scheduled", "timer") and self.rng.random() < 0.4:
+                    # Later, kill the Pi that confirmed it (before it is due, mostly).
+                    self._creator_kills[i + self.rng.randint(3, 40)].append(self.posted[-1])
+                for made in self._creator_kills.pop(i, []):
+                    self.kill_creator(made)
                 if self.rng.random() < 0.06:
                     self.inject()
                 if self.rng.random() < 0.3:
