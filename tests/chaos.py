@@ -440,7 +440,12 @@ class Chaos:
                        for a, b in pairs):
                     rep.reruns.append(f"{what} ({ts}) on {host}")
                 else:
-                    rep.duplicates.append(f"{what} ({ts}) ran {runs} times on {host}")
+                    kills = [k for k in self.kills[host] if times[0] < k < times[-1]]
+                    seen = "" if marked == now else f"; its mark at {marked:.3f}"
+                    rep.duplicates.append(
+                        f"{what} ({ts}) ran {runs} times on {host} (at "
+                        f"{', '.join(f'{t:.3f}' for t in times)}; killed at "
+                        f"{', '.join(f'{k:.3f}' for k in kills) or 'none'}{seen})")
                     stats.twice += 1
             missed = [h for h in self.fed.host_names
                       if self._was_up(h, float(ts), now) and h not in hosts]
