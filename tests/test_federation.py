@@ -93,6 +93,30 @@ def test_killed_pi_never_runs_a_command_twice(tmp_path):
         assert "warning" in [r["name"] for r in fed.ws.reactions(ts)]
 
 
+def test_a_claim_in_a_thread_is_taken_over_after_every_watching_pi_restarted(tmp_path):
+    """The history read on reconnect shows no thread replies: a command claimed in a thread
+    whose holder died, while every Pi watching it restarted, is found again by its pin."""
+    fed, log = probe_federation(tmp_path, 3)
+    with fed:
+        parent = fed.say("commands in this thread, please")
+        ts = fed.say("hold 1", thread_ts=parent)
+        wait_for(lambda: runs(log, "start"), 20, "a Pi to start the command")
+        holder = next(line.split()[2] for line in log.read_text().splitlines())
+        for name in fed.host_names:
+            fed.kill(name)
+        for name in fed.host_names:
+            if name != holder:
+                fed.start_host(name)
+        report = wait_for(
+            lambda: [m for m in fed.bot_messages(thread_ts=parent)
+                     if "stopped answering" in m["text"]],
+            40, "a takeover report")
+        assert len(report) == 1
+        assert runs(log, "start") == {1: 1}
+        wait_for(lambda: "warning" in [r["name"] for r in fed.ws.reactions(ts)], 20,
+                 "the interruption marked on the command")
+
+
 def test_unauthorized_user_runs_nothing(tmp_path):
     fed, log = probe_federation(tmp_path, 3)
     with fed:

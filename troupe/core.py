@@ -410,10 +410,25 @@ class Bot:
                 cursor = (page.get("response_metadata") or {}).get("next_cursor")
                 if not page.get("has_more") or not cursor:
                     break
+            messages += self._pinned_elsewhere({m.get("ts") for m in messages})
             log.info("%s catching up on %d message(s)", self.name, len(messages))
             for message in sorted(messages, key=lambda m: float(m.get("ts", 0))):
                 message.setdefault("channel", self.channel_id)
                 self.on_event(Event("message", message, source="history"))
+
+    def _pinned_elsewhere(self, known: set[Any]) -> list[dict[str, Any]]:
+        """Claimed messages the history read does not show: thread replies (scene steps,
+        commands typed in a thread) and claims older than the window. Their holder may have
+        died with every Pi that was watching it; one pins.list finds them again."""
+        try:
+            items = self.web.pins_list(channel=self.channel_id).get("items") or []
+        except SlackApiError as e:
+            log.warning("%s could not list pins while catching up: %s", self.name,
+                        e.response.get("error"))
+            return []
+        return [item["message"] for item in items
+                if isinstance(item.get("message"), dict)
+                and item["message"].get("ts") not in known]
 
     def handle_message(self, message: dict[str, Any], source: str = "live") -> None:
         if message.get("channel") != self.channel_id or message.get("subtype") in IGNORED_SUBTYPES:
