@@ -117,6 +117,30 @@ def test_a_claim_in_a_thread_is_taken_over_after_every_watching_pi_restarted(tmp
                  "the interruption marked on the command")
 
 
+def test_a_restarted_pi_does_not_rerun_a_broadcast_it_marked(tmp_path):
+    """A broadcast posted before this process started may come live (Slack delivers what
+    was held for a Pi, or delivers again): the Pi's own marker says it already ran it."""
+    from slack_sdk import WebClient
+
+    fed, log = probe_federation(tmp_path, 2)
+    with fed:
+        fed.kill("pi-1")  # Slack holds pi-1's events until it connects again
+        ts = fed.say("ping 7")
+        wait_for(lambda: "ping 7 pi-2" in log.read_text() if log.exists() else False, 20,
+                 "pi-2 to run the broadcast")
+        # pi-1's process before this one ran it and marked it, then died:
+        pi1 = next(a for a in fed.ws.apps if a["name"] == "pi-1")
+        WebClient(token=pi1["bot_token"], base_url=fed.ws.api_url).reactions_add(
+            channel=fed.ws.channel_id, timestamp=ts, name="white_check_mark")
+        fed.start_host("pi-1")
+        fed.say("ping 8")
+        wait_for(lambda: "ping 8 pi-1" in log.read_text(), 20, "pi-1 to run a later broadcast")
+        assert "ping 7 pi-1" not in log.read_text()
+        sent = [d for d in list(fed.ws.server.hub.recorder.deliveries)
+                if d["app"] == "pi-1" and d["ts"] == ts and d["outcome"].startswith("sent")]
+        assert sent, "the held event was not delivered live: this test would prove nothing"
+
+
 def test_unauthorized_user_runs_nothing(tmp_path):
     fed, log = probe_federation(tmp_path, 3)
     with fed:

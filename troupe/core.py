@@ -466,6 +466,10 @@ class Bot:
         plugin, spec, match = found
         if finished and spec.mode in ("broadcast", "sequential"):
             finished = _has_outcome(cmd.reactions, self.user_id)  # this Pi's own turn
+        elif spec.mode == "broadcast" and source != "history" and float(ts) < self.started_at:
+            # Delivered live but posted before this process started (a redelivery after a
+            # restart, a delayed envelope): the process before may have run it already.
+            finished = self._marked_by_me(ts)
         if finished:
             return
         if age > self.config.max_command_age and not self._holding(cmd):
@@ -473,6 +477,16 @@ class Bot:
                 self._exclusive_answer(cmd, "expired", lambda: self._expired(cmd, age))
             return
         self._dispatch(cmd, plugin, spec, match)
+
+    def _marked_by_me(self, ts: str) -> bool:
+        """Whether this Pi's outcome marker is on `ts` (one reactions.get)."""
+        try:
+            found = self.web.reactions_get(channel=self.channel_id, timestamp=ts, full=True)
+        except SlackApiError as e:
+            log.warning("%s %s could not read its markers (%s); running it", self.name, ts,
+                        e.response.get("error"))
+            return False
+        return _has_outcome((found.get("message") or {}).get("reactions") or [], self.user_id)
 
     def _holding(self, cmd: Command) -> bool:
         """Whether this Pi pinned `cmd` before it restarted (it must finish it, however old)."""
