@@ -535,9 +535,11 @@ def elect(replies: list[dict[str, Any]], h: Holder, lease: float) -> str | None:
     """The ts of the winning takeover reply, from the thread of the claimed message.
 
     Only takeover replies about this pin count: those naming ``h`` as
-    ``of <user>@<since>`` (replies about an earlier pin of the message, e.g. an
-    earlier sequence turn, or by a taker that read an older holder, are
-    ignored). Replies are walked in ts order (Slack's total order). A takeover
+    ``of <user>@<since> on <ts>`` (replies about an earlier pin of the message,
+    e.g. an earlier sequence turn, by a taker that read an older holder, or
+    about another message of the same thread, are ignored; a reply without
+    ``on <ts>``, from an older slackmq, counts for any message of its thread).
+    Replies are walked in ts order (Slack's total order). A takeover
     reply is eligible when it is at least ``lease`` after the pin (or after the
     previous winner: that winner may have died too), or, before any winner,
     when it comes from the pin's own creator (it restarted). Everyone who reads
@@ -552,6 +554,7 @@ def elect(replies: list[dict[str, Any]], h: Holder, lease: float) -> str | None:
             len(words) >= 4
             and words[0] == TAKEOVER_TAG
             and words[2:4] == ["of", about]
+            and words[4:6] in ([], ["on", h.ts])  # a thread may hold several claimed messages
             and float(r.get("ts", 0)) >= h.since
         ):
             mine.append((float(r["ts"]), words[1], r["ts"]))
@@ -572,7 +575,7 @@ def _about(h: Holder) -> str:
 
 def _takeover_text(me: str, h: Holder) -> str:
     """The election reply of ``me`` about the pin ``h`` (``elect`` counts only these)."""
-    return f"{TAKEOVER_TAG} {me} of {_about(h)}"
+    return f"{TAKEOVER_TAG} {me} of {_about(h)} on {h.ts}"
 
 
 class Sequence:

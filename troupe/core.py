@@ -422,9 +422,10 @@ class Bot:
         died with every Pi that was watching it; one pins.list finds them again."""
         try:
             items = self.web.pins_list(channel=self.channel_id).get("items") or []
-        except SlackApiError as e:
+        except Exception as e:  # noqa: BLE001 - the history read stands on its own
             log.warning("%s could not list pins while catching up: %s", self.name,
-                        e.response.get("error"))
+                        e.response.get("error") if isinstance(e, SlackApiError)
+                        else type(e).__name__)
             return []
         return [item["message"] for item in items
                 if isinstance(item.get("message"), dict)

@@ -97,10 +97,10 @@ def test_second_sequence_takeover_is_not_decided_by_the_first_rounds_replies(ws1
     winner = racers[next(i for i, h in enumerate(freed2) if h is not None)]
     # The winner posted the first reply about B; the late reply about A came before it.
     replies = takeover_replies(ws16, ts)
-    first_about_b = next(text for _, text in replies if text.endswith(about(hb)))
+    first_about_b = next(text for _, text in replies if f"{about(hb)} on {ts}" in text)
     assert first_about_b.split()[1] == winner.mq.user_id
     late_ts = next(t for t, text in replies if text.split()[1] == mqs[6].user_id)
-    assert all(late_ts < t for t, text in replies if text.endswith(about(hb)))
+    assert all(late_ts < t for t, text in replies if f"{about(hb)} on {ts}" in text)
     # The others still get their turns, one at a time, once each.
     for i in (1, 2, 3, 4, 5):
         if i == w:
@@ -209,3 +209,28 @@ def test_a_marker_from_an_earlier_turn_does_not_free_a_young_pin(ws16):
     z = z_seq.turn()
     assert z.won
     z.done()
+
+
+def test_takeovers_of_two_messages_in_one_thread_do_not_mix(ws16):
+    """Conversations.replies gives the whole thread for a reply's ts, so a takeover of one
+    message sees the bids about its neighbours: two steps of a scene, say, pinned by one
+    worker in the same second. Each message still gets exactly one winner."""
+    mqs = [make_mq(ws16, i, lease=LEASE) for i in range(5)]
+    for m in mqs:
+        _ = m.user_id
+    for _attempt in range(5):
+        parent = ws16.post("scene night")
+        one = ws16.post("step one", thread_ts=parent)
+        two = ws16.post("step two", thread_ts=parent)
+        assert mqs[0].claim(one).won and mqs[0].claim(two).won  # ... and the worker dies
+        h1, h2 = mqs[1].holder(one), mqs[1].holder(two)
+        if about(h1) == about(h2):  # the same `of <user>@<second>`: the case to show
+            break
+    else:
+        raise AssertionError("could not pin two messages in one second")
+    wait_until(lambda: mqs[1].stale(one) and mqs[1].stale(two), timeout=5,
+               what="both pins to go stale")
+    first = race([lambda m=m: m.take_over(one, idempotent=True).status for m in mqs[1:3]])
+    assert sorted(first) == ["lost", "won"], first
+    second = race([lambda m=m: m.take_over(two, idempotent=True).status for m in mqs[3:5]])
+    assert sorted(second) == ["lost", "won"], second
