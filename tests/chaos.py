@@ -118,6 +118,7 @@ class Report:
     lost: list[str] = field(default_factory=list)
     broadcasts_missed: list[str] = field(default_factory=list)
     reruns: list[str] = field(default_factory=list)  # broadcasts run again after a restart
+    pins_left: list[str] = field(default_factory=list)  # claims still held at the end
     latencies: list[float] = field(default_factory=list)
     faults: collections.Counter = field(default_factory=collections.Counter)
     kinds: dict[str, Kind] = field(default_factory=dict)
@@ -151,7 +152,8 @@ class Report:
                          f"mean {statistics.mean(self.latencies):.2f}")
         for what, items in (("run twice", self.duplicates), ("lost", self.lost),
                             ("missed", self.broadcasts_missed),
-                            ("run again after a restart", self.reruns)):
+                            ("run again after a restart", self.reruns),
+                            ("pins left", self.pins_left)):
             if items:
                 lines.append(f"  {what}: {items[:20]}")
         return "\n".join(lines)
@@ -399,6 +401,19 @@ class Chaos:
         rep.broadcasts_missed, rep.kinds = found.broadcasts_missed, found.kinds
         rep.interrupted, rep.latencies = found.interrupted, found.latencies
         rep.reruns = found.reruns
+        rep.pins_left = [f"{(p.get('message') or {}).get('ts')} by {p.get('created_by')} "
+                         f"at {p.get('created')}: {self._takeover_bids(p)}"
+                         for p in self.fed.ws.pins()]
+
+    def _takeover_bids(self, pin: dict[str, Any]) -> str:
+        """The takeover replies about a pin still held at the end (who bid, when)."""
+        message = pin.get("message") or {}
+        thread = message.get("thread_ts") or message.get("ts")
+        bids = [f"{m['ts']} {m.get('text', '').split()[1:2]}"
+                for m in self.fed.ws.messages(thread_ts=thread)
+                if m.get("text", "").startswith("slackmq-takeover")
+                and message.get("ts", "") in m.get("text", "") + thread]
+        return f"{len(bids)} takeover bid(s) {bids[-6:]}"
 
     # ---- the checker -------------------------------------------------------
     def inspect(self) -> Report:
