@@ -27,7 +27,8 @@ def runs(path: Path, kind: str = "count") -> collections.Counter:
 def probe_federation(tmp_path: Path, hosts: int, config: dict | None = None,
                      **kwargs) -> tuple[Federation, Path]:
     log = tmp_path / "runs.log"
-    fed = Federation(tmp_path / "fed", hosts, plugins=["probe"], plugin_paths=[PLUGINS],
+    plugins = kwargs.pop("plugins", ["probe"])
+    fed = Federation(tmp_path / "fed", hosts, plugins=plugins, plugin_paths=[PLUGINS],
                      config={"probe": {"log": str(log)}, **(config or {})}, **kwargs)
     return fed, log
 
@@ -93,13 +94,23 @@ def test_killed_pi_never_runs_a_command_twice(tmp_path):
         assert "warning" in [r["name"] for r in fed.ws.reactions(ts)]
 
 
-def test_a_claim_in_a_thread_is_taken_over_after_every_watching_pi_restarted(tmp_path):
+@pytest.mark.parametrize("posted_by", ["person", "scene"])
+def test_a_claim_in_a_thread_is_taken_over_after_every_watching_pi_restarted(tmp_path,
+                                                                             posted_by):
     """The history read on reconnect shows no thread replies: a command claimed in a thread
-    whose holder died, while every Pi watching it restarted, is found again by its pin."""
-    fed, log = probe_federation(tmp_path, 3)
+    (typed there, or a scene's step) whose holder died, while every Pi watching it
+    restarted, is found again by its pin."""
+    fed, log = probe_federation(tmp_path, 3, config={"scenes": {"slow": {"steps": ["hold 1"]}}},
+                                plugins=["probe", "scenes"])
     with fed:
-        parent = fed.say("commands in this thread, please")
-        ts = fed.say("hold 1", thread_ts=parent)
+        if posted_by == "person":
+            parent = fed.say("commands in this thread, please")
+            ts = fed.say("hold 1", thread_ts=parent)
+        else:
+            parent = fed.say("scene slow")
+            step = wait_for(lambda: [m for m in fed.bot_messages(thread_ts=parent)
+                                     if m["text"] == "hold 1"], 20, "the scene's step")
+            ts = step[0]["ts"]
         wait_for(lambda: runs(log, "start"), 20, "a Pi to start the command")
         holder = next(line.split()[2] for line in log.read_text().splitlines())
         for name in fed.host_names:

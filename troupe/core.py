@@ -427,9 +427,22 @@ class Bot:
                         e.response.get("error") if isinstance(e, SlackApiError)
                         else type(e).__name__)
             return []
-        return [item["message"] for item in items
-                if isinstance(item.get("message"), dict)
-                and item["message"].get("ts") not in known]
+        pinned = [item["message"] for item in items
+                  if isinstance(item.get("message"), dict)
+                  and item["message"].get("ts") not in known]
+        # pins.list gives no metadata, and a federation command (a scene step) is one only
+        # with its metadata: read those messages again from their threads.
+        full: dict[str, dict[str, Any]] = {}
+        for thread in {m.get("thread_ts") or m.get("ts") for m in pinned if m.get("bot_id")}:
+            try:
+                page = self.web.conversations_replies(channel=self.channel_id, ts=thread,
+                                                      limit=1000, include_all_metadata=True)
+            except Exception as e:  # noqa: BLE001 - the pin is found again next time
+                log.warning("%s could not read thread %s while catching up: %s", self.name,
+                            thread, type(e).__name__)
+                continue
+            full.update({m.get("ts"): m for m in page.get("messages", [])})
+        return [full.get(m.get("ts"), m) for m in pinned]
 
     def handle_message(self, message: dict[str, Any], source: str = "live") -> None:
         if message.get("channel") != self.channel_id or message.get("subtype") in IGNORED_SUBTYPES:
