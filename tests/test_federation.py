@@ -6,6 +6,7 @@ import collections
 import os
 import platform
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -150,6 +151,25 @@ def test_a_restarted_pi_does_not_rerun_a_broadcast_it_marked(tmp_path):
         sent = [d for d in list(fed.ws.server.hub.recorder.deliveries)
                 if d["app"] == "pi-1" and d["ts"] == ts and d["outcome"].startswith("sent")]
         assert sent, "the held event was not delivered live: this test would prove nothing"
+
+
+def test_a_finished_command_left_pinned_is_unpinned_on_catch_up(tmp_path):
+    """A Pi that marked a command done and died before unpinning it leaves a pin behind;
+    the next Pi to read it from history gives the pin back and does not run it again."""
+    from slack_sdk import WebClient
+
+    fed, log = probe_federation(tmp_path, 2)
+    with fed:
+        for name in fed.host_names:
+            fed.kill(name)
+        ts = fed.say("count 5")
+        pi1 = next(a for a in fed.ws.apps if a["name"] == "pi-1")
+        web = WebClient(token=pi1["bot_token"], base_url=fed.ws.api_url)
+        web.pins_add(channel=fed.ws.channel_id, timestamp=ts)  # pi-1 claimed it, ran it,
+        web.reactions_add(channel=fed.ws.channel_id, timestamp=ts, name="white_check_mark")
+        fed.start_host("pi-2")  # ... marked it done and lost power before unpinning
+        wait_for(lambda: not fed.ws.pins(), 20, "the left-over pin to be given back")
+        assert runs(log) == {}
 
 
 def test_unauthorized_user_runs_nothing(tmp_path):
@@ -353,13 +373,14 @@ def test_takeover_costs_each_surviving_pi_one_look_at_the_pins(tmp_path):
         wait_for(lambda: runs(log, "start"), 20, "a Pi to start the command")
         holder = log.read_text().split()[2]
         fed.kill(holder)
+        killed = time.time()  # before: each Pi's pins.list when it caught up at start
         wait_for(lambda: "warning" in [r["name"] for r in fed.ws.reactions(ts)]
                  and not fed.ws.pins(), 40, "the takeover to be reported and released")
         # A survivor looks (pins.list) once and then stands for election, or never looks (the
         # other one finished first). A look a second too early finds the pin too young.
         looks = {name: 0 for name in fed.host_names if name != holder}
         for call in fed.ws.log()["calls"]:
-            if call["app"] not in looks or looks[call["app"]] < 0:
+            if call["app"] not in looks or looks[call["app"]] < 0 or call["time"] < killed:
                 continue
             if call["method"] == "pins.list":
                 looks[call["app"]] += 1

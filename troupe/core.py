@@ -472,6 +472,7 @@ class Bot:
             return
         found = self._match(cmd.text)
         if found is None and finished:
+            self._unpin_finished(message)
             return
         if found is None:
             if age <= self.config.max_command_age:
@@ -485,12 +486,30 @@ class Bot:
             # restart, a delayed envelope): the process before may have run it already.
             finished = self._marked_by_me(ts)
         if finished:
+            if spec.mode == "exclusive":
+                self._unpin_finished(message)
             return
         if age > self.config.max_command_age and not self._holding(cmd):
             if spec.mode == "exclusive":
                 self._exclusive_answer(cmd, "expired", lambda: self._expired(cmd, age))
             return
         self._dispatch(cmd, plugin, spec, match)
+
+    def _unpin_finished(self, message: dict[str, Any]) -> None:
+        """A finished command still pinned: its holder died between its marker and its unpin.
+        slackmq's takeover cleans that up (it finds the marker and gives the pin back)."""
+        if not message.get("pinned_to") or self.mq is None:
+            return
+        try:
+            claim = self.mq.take_over(message["ts"], idempotent=True)
+        except Exception as e:  # noqa: BLE001 - a pin left over is untidy, not harmful
+            log.warning("%s %s could not unpin a finished command: %s", self.name,
+                        message["ts"], type(e).__name__)
+            return
+        if claim.status == "done":
+            log.info("%s %s finished but still pinned: unpinned", self.name, message["ts"])
+        elif claim.status == "won":  # cannot happen with a marker on it; never hold it
+            claim.release()
 
     def _marked_by_me(self, ts: str) -> bool:
         """Whether this Pi's outcome marker is on `ts` (one reactions.get)."""
