@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -32,19 +31,11 @@ def _e2e():
 
 
 def measure(e2e, workdir: Path, repo: Path, hosts: int) -> dict[str, Any]:
-    from troupe.releases import GitSource, ReleaseRoot
+    from troupe.releases import ReleaseRoot
 
     progress(f"rolling update: {hosts} Pis")
     names = [f"pi-{i}" for i in range(1, hosts + 1)]
-    roots = {name: workdir / name / "opt-troupe" for name in names}
-
-    def install(name: str) -> None:
-        root = ReleaseRoot(roots[name], GitSource(str(repo)), reuse_site_packages=True)
-        root.build("v1")
-        root.switch("v1")
-
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(install, names))
+    roots = e2e.install_v1(workdir, repo, names)
     runs = workdir / "probe.log"
     fed = e2e.SupervisedFederation(
         workdir / "fed", roots, plugins=["update", "probe"], plugin_paths=[e2e.PROBE],

@@ -126,11 +126,8 @@ class SupervisedFederation(Federation):
             self._started = False
 
 
-@pytest.fixture(scope="module")
-def house(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("update-e2e")
-    repo = make_source(tmp / "source")
-    names = ["pi-1", "pi-2", "pi-3"]
+def install_v1(tmp: Path, repo: Path, names: list[str]) -> dict[str, Path]:
+    """A release root per Pi under `tmp`, each built and switched to v1 (as install.sh does)."""
     roots = {name: tmp / name / "opt-troupe" for name in names}
 
     def install(name: str) -> None:
@@ -138,8 +135,17 @@ def house(tmp_path_factory):
         root.build("v1")
         root.switch("v1")
 
-    with ThreadPoolExecutor(3) as pool:
+    with ThreadPoolExecutor(2) as pool:
         list(pool.map(install, names))
+    return roots
+
+
+@pytest.fixture(scope="module")
+def house(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("update-e2e")
+    repo = make_source(tmp / "source")
+    names = ["pi-1", "pi-2", "pi-3"]
+    roots = install_v1(tmp, repo, names)
     probe_log = tmp / "probe.log"
     host_config = {name: {"update": {"root": str(roots[name])}} for name in names}
     fed = SupervisedFederation(

@@ -15,7 +15,6 @@ switch back happens whichever Pis are alive then.
 from __future__ import annotations
 
 import math
-import os
 import time
 
 from probe import Probe
@@ -29,12 +28,7 @@ class ChaosProbe(Probe):
     name = "chaos_probe"
 
     def _run(self, ctx, kind: str, n: int) -> None:
-        # O_APPEND writes of one short line are atomic: several Pis may write at once.
-        fd = os.open(self.settings["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, f"{kind} {n} {self.host.name} {ctx.ts} {time.time():.6f}\n".encode())
-        finally:
-            os.close(fd)
+        self._record(f"{kind} {n}", f"{ctx.ts} {time.time():.6f}")
 
     @command("count {n:int}")
     def count(self, ctx, n: int) -> None:

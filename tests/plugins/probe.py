@@ -12,11 +12,12 @@ class Probe(Plugin):
 
     name = "probe"
 
-    def _record(self, line: str) -> None:
+    def _record(self, line: str, then: str = "") -> None:
+        """Append `line`, this Pi's name and `then` to the run log."""
         # O_APPEND writes of one short line are atomic: several Pis may write at once.
         fd = os.open(self.settings["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, f"{line} {self.host.name}\n".encode())
+            os.write(fd, " ".join(filter(None, (line, self.host.name, then))).encode() + b"\n")
         finally:
             os.close(fd)
 
