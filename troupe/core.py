@@ -515,9 +515,10 @@ class Bot:
         """Whether this Pi's outcome marker is on `ts` (one reactions.get)."""
         try:
             found = self.web.reactions_get(channel=self.channel_id, timestamp=ts, full=True)
-        except SlackApiError as e:
+        except Exception as e:  # noqa: BLE001 - run it rather than drop it
             log.warning("%s %s could not read its markers (%s); running it", self.name, ts,
-                        e.response.get("error"))
+                        e.response.get("error") if isinstance(e, SlackApiError)
+                        else type(e).__name__)
             return False
         return _has_outcome((found.get("message") or {}).get("reactions") or [], self.user_id)
 
