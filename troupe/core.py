@@ -424,8 +424,7 @@ class Bot:
             items = self.web.pins_list(channel=self.channel_id).get("items") or []
         except Exception as e:  # noqa: BLE001 - the history read stands on its own
             log.warning("%s could not list pins while catching up: %s", self.name,
-                        e.response.get("error") if isinstance(e, SlackApiError)
-                        else type(e).__name__)
+                        _why(e))
             return []
         pinned = [item["message"] for item in items
                   if isinstance(item.get("message"), dict)
@@ -439,7 +438,7 @@ class Bot:
                                                       limit=1000, include_all_metadata=True)
             except Exception as e:  # noqa: BLE001 - the pin is found again next time
                 log.warning("%s could not read thread %s while catching up: %s", self.name,
-                            thread, type(e).__name__)
+                            thread, _why(e))
                 continue
             full.update({m.get("ts"): m for m in page.get("messages", [])})
         return [full.get(m.get("ts"), m) for m in pinned]
@@ -504,7 +503,7 @@ class Bot:
             claim = self.mq.take_over(message["ts"], idempotent=True)
         except Exception as e:  # noqa: BLE001 - a pin left over is untidy, not harmful
             log.warning("%s %s could not unpin a finished command: %s", self.name,
-                        message["ts"], type(e).__name__)
+                        message["ts"], _why(e))
             return
         if claim.status == "done":
             log.info("%s %s finished but still pinned: unpinned", self.name, message["ts"])
@@ -517,8 +516,7 @@ class Bot:
             found = self.web.reactions_get(channel=self.channel_id, timestamp=ts, full=True)
         except Exception as e:  # noqa: BLE001 - run it rather than drop it
             log.warning("%s %s could not read its markers (%s); running it", self.name, ts,
-                        e.response.get("error") if isinstance(e, SlackApiError)
-                        else type(e).__name__)
+                        _why(e))
             return False
         return _has_outcome((found.get("message") or {}).get("reactions") or [], self.user_id)
 
@@ -708,3 +706,10 @@ class Bot:
 def _has_outcome(reactions: list[dict[str, Any]], user: str | None = None) -> bool:
     """Whether a message carries an outcome marker (from `user`, if given)."""
     return Markers().outcome_of(reactions or [], user) is not None
+
+
+def _why(e: Exception) -> str:
+    """What went wrong, in a word: Slack's error code, or the exception's type."""
+    if isinstance(e, SlackApiError):
+        return str(e.response.get("error"))
+    return type(e).__name__
