@@ -99,6 +99,12 @@ class Lights(Plugin):
         light = self.lights.get(str(args.get("light", "")).casefold())
         return light is None or light.host is None or light.host == self.host.name
 
+    def runs_anywhere(self, spec: CommandSpec, args: dict[str, Any]) -> bool:
+        """Hue lights (and unknown names, answered by anyone) are for any Pi: the Pis then
+        claim in their agreed order, one pin per command."""
+        light = self.lights.get(str(args.get("light", "")).casefold())
+        return light is None or light.host is None
+
     def unavailable_reason(self, spec: CommandSpec, args: dict[str, Any]) -> str:
         light = self.lights.get(str(args.get("light", "")).casefold())
         if light is not None and light.host:

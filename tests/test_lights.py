@@ -316,6 +316,24 @@ def test_three_pis_toggle_once_switch_the_right_pin_and_list_every_light(tmp_pat
 
 
 @pytest.mark.multihost
+def test_a_hue_light_is_claimed_in_order_not_by_every_pi(tmp_path, hue):
+    """Preferred claims (the default): any Pi can switch a Hue light, so the Pis take it in
+    their agreed order, one pins.add per command, not one per Pi; a GPIO light's Pi claims
+    its own at once."""
+    with Household(tmp_path, hue) as house:
+        fed = house.fed
+        house.ask("toggle dining light")  # warm: member lists read, connections open
+        wait_for(lambda: not fed.ws.pins(), 10, "the claim to be released")
+        before = sum(c.get("pins.add", 0) for c in fed.ws.call_counts().values())
+        for _ in range(6):
+            house.ask("toggle dining light")
+            wait_for(lambda: not fed.ws.pins(), 10, "the claim to be released")
+        pins = sum(c.get("pins.add", 0) for c in fed.ws.call_counts().values()) - before
+        assert pins <= 9, pins  # one per command, a few more if a pin event came late; not 18
+        assert len(hue.changes()) == 7
+
+
+@pytest.mark.multihost
 def test_offline_pis_are_named_and_the_switch_back_survives_its_pi(tmp_path, hue):
     with Household(tmp_path, hue) as house:
         fed = house.fed

@@ -594,7 +594,7 @@ class Bot:
         job = Job(ts=cmd.ts, label=cmd.text, run=run, idempotent=spec.idempotent,
                   report_interrupted=lambda holder: self._report_interrupted(cmd, holder),
                   expires_at=float(cmd.ts) + self.config.max_command_age, source=cmd.source,
-                  lease=spec.lease, anywhere=spec.runs_on is None)
+                  lease=spec.lease, anywhere=self._runs_anywhere(plugin, spec, match))
         assert self.guard is not None
         if spec.mode == "broadcast":
             log.info("%s %s %r broadcast", self.name, cmd.ts, cmd.text)
@@ -614,6 +614,16 @@ class Bot:
                     self.config.no_taker_wait)
                 return
             self.guard.exclusive(job)
+
+    @staticmethod
+    def _runs_anywhere(plugin: Plugin, spec: CommandSpec, match: Match) -> bool:
+        """Whether every Pi could run this one (then the Pis claim it in their agreed order;
+        a command only some Pis can run is claimed at once by those). A `runs_on` command
+        runs anywhere only when its plugin's `runs_anywhere(spec, args)` says so."""
+        if spec.runs_on is None:
+            return True
+        says = getattr(plugin, "runs_anywhere", None)
+        return bool(says(spec, match.args)) if says else False
 
     def _can_run(self, plugin: Plugin, spec: CommandSpec, match: Match) -> bool:
         runs_on = spec.runs_on
