@@ -18,6 +18,14 @@ from slackmq import Holder, elect
 LEASE = 1.0
 
 
+def workers(ws, n):
+    """``n`` SlackMQs (one app each) with the short lease, their auth.test done."""
+    mqs = [make_mq(ws, i, lease=LEASE) for i in range(n)]
+    for m in mqs:
+        _ = m.user_id
+    return mqs
+
+
 def about(h: Holder) -> str:
     return f"of {h.user_id}@{h.since:.0f}"
 
@@ -67,9 +75,7 @@ def test_elect_counts_only_replies_about_this_pin():
 
 
 def test_second_sequence_takeover_is_not_decided_by_the_first_rounds_replies(ws16):
-    mqs = [make_mq(ws16, i, lease=LEASE) for i in range(7)]
-    for m in mqs:
-        _ = m.user_id
+    mqs = workers(ws16, 7)
     ts = ws16.post("update all")
     seqs = [m.sequence(ts) for m in mqs]
     assert seqs[0].turn().won  # A runs its turn ... and dies
@@ -112,9 +118,7 @@ def test_second_sequence_takeover_is_not_decided_by_the_first_rounds_replies(ws1
 
 
 def test_a_stalled_sequence_taker_does_not_unpin_a_later_turn(ws16):
-    mqs = [make_mq(ws16, i, lease=LEASE) for i in range(6)]
-    for m in mqs:
-        _ = m.user_id
+    mqs = workers(ws16, 6)
     ts = ws16.post("update all")
     seqs = [m.sequence(ts) for m in mqs]
     assert seqs[0].turn().won  # A dies in its turn
@@ -146,9 +150,7 @@ def test_a_stalled_sequence_taker_does_not_unpin_a_later_turn(ws16):
 
 
 def test_a_stalled_taker_does_not_take_a_fresh_claim(ws16):
-    mqs = [make_mq(ws16, i, lease=LEASE) for i in range(4)]
-    for m in mqs:
-        _ = m.user_id
+    mqs = workers(ws16, 4)
     ts = ws16.post("toggle lamp")
     assert mqs[0].claim(ts).won  # A dies holding it
     wait_until(lambda: mqs[1].stale(ts), timeout=5, what="A's claim to go stale")
@@ -215,9 +217,7 @@ def test_takeovers_of_two_messages_in_one_thread_do_not_mix(ws16):
     """Conversations.replies gives the whole thread for a reply's ts, so a takeover of one
     message sees the bids about its neighbours: two steps of a scene, say, pinned by one
     worker in the same second. Each message still gets exactly one winner."""
-    mqs = [make_mq(ws16, i, lease=LEASE) for i in range(5)]
-    for m in mqs:
-        _ = m.user_id
+    mqs = workers(ws16, 5)
     for _attempt in range(5):
         parent = ws16.post("scene night")
         one = ws16.post("step one", thread_ts=parent)
