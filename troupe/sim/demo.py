@@ -57,6 +57,7 @@ class Demo:
         self.notes: list[str] = []
         self.source: LocalSource | None = None
         self.trap_armed = False
+        self.trap_after = 0.0  # the trap springs on a pin of a message posted after this
         self.url = ""
         self.started = time.monotonic()
         self.ready_s: float | None = None
@@ -219,7 +220,10 @@ class Demo:
         """The emulator's listener, on its loop as each change is made: the trap acts here,
         before the Pi that pinned gets its answer (messages carry their metadata)."""
         self.loop.call_soon_threadsafe(self._on_feed, item)
-        if self.trap_armed and item.get("type") == "pin_added" and self.chat is not None:
+        if (self.trap_armed and item.get("type") == "pin_added" and self.chat is not None
+                and float(item.get("ts") or 0) > self.trap_after):
+            # Only a command posted after arming: a Pi back from a cut-off may still pin
+            # (and at once give back) an older, finished message.
             name = self.chat.names.get(item.get("by", ""), "")
             if name in self.pis:
                 self.trap_armed = False
@@ -328,6 +332,7 @@ class Demo:
         return next(v for v in self.pi_views() if v["name"] == name)
 
     def arm_trap(self, armed: bool) -> None:
+        self.trap_after = time.time()  # message ts are wall-clock seconds
         self.trap_armed = armed
         self.page.send({"type": "trap", "armed": armed})
         if armed:
