@@ -71,6 +71,25 @@ def test_every_pi_computes_the_same_order_and_skips_suspects():
     assert ranking.order("2.5")[0] == first
 
 
+def test_a_pi_in_its_turn_of_a_sequence_is_skipped_by_the_others_and_ranks_itself_last():
+    bots = ["UB1", "UB2", "UB3"]
+    client = Members(bots, [])
+    ts = next(f"17000000{i:02d}.000100" for i in range(100)
+              if Ranking(client, "C1", lambda: "UB1").order(f"17000000{i:02d}.000100")[0]
+              == "UB1")
+    others = [Ranking(client, "C1", lambda me=me: me) for me in ("UB2", "UB3")]
+    itself = Ranking(client, "C1", lambda: "UB1")
+    for ranking in [*others, itself]:
+        ranking.away("UB1", "9.000001")  # UB1 pinned the sequence at 9.000001: its turn
+    assert all("UB1" not in r.order(ts) for r in others)
+    assert len({tuple(r.order(ts)) for r in others}) == 1  # the others still agree
+    assert itself.order(ts)[-1] == "UB1"
+    assert itself.order(ts, suspects=True)[0] == "UB1"
+    for ranking in [*others, itself]:
+        ranking.back("9.000001")
+    assert all(r.order(ts)[0] == "UB1" for r in [*others, itself])
+
+
 @pytest.mark.multihost
 def test_latency_section_runs_and_reports(tmp_path):
     row = latency.measure(tmp_path / "lat", 2, latency_ms=0, commands=2)
@@ -129,3 +148,25 @@ def test_preferred_claims_never_answer_nobody_for_a_command_one_live_pi_can_run(
         settle(fed)
     assert answers == {n: f"only {n}" for n in range(6)}
     assert run_counts(runs, "only") == {n: 1 for n in range(6)}
+
+
+@pytest.mark.multihost
+def test_a_pi_holding_its_turn_of_a_sequence_steps_out_of_line(tmp_path):
+    """An update's turn ends in a restart. While a Pi holds its turn of a sequence the
+    others skip it (no command waits a window for it) and it claims nothing at once."""
+    with probe_federation(tmp_path, 3, preferred=1.0) as (fed, runs):
+        fed.say("relay 1")
+        wait_for(lambda: run_counts(runs, "relay") == {1: 1}, 20, "the first turn to start")
+        holder = runs.read_text().split()[2]
+        before = fed.ws.call_counts()
+        posted = [fed.say(f"count {n}") for n in range(12)]
+        for ts in posted:
+            fed.wait_for_answer(ts, 20)
+        after = fed.ws.call_counts()
+        Path(str(runs) + ".release").touch()  # let the turn end before the Pis stop
+        wait_for(lambda: run_counts(runs, "relayed").get(1), 20, "the first turn to end")
+    assert run_counts(runs) == {n: 1 for n in range(12)}
+    # Without stepping out it is first in line for about a third of them and pins those.
+    assert after[holder].get("pins.add", 0) == before[holder].get("pins.add", 0)
+    assert not any("number 3 in line" in fed.log(name) for name in fed.host_names
+                   if name != holder)

@@ -16,7 +16,9 @@
   instead of one per Pi; a dead or slow Pi only delays, never loses, a command.
   A command only some Pis can run (`Job.anywhere` False) is claimed at once. A
   Pi that cannot run a command waits those two windows longer before answering
-  for the federation, so the one Pi that can is never beaten to it.
+  for the federation, so the one Pi that can is never beaten to it. A Pi holding
+  its turn of a sequence (an update: it is about to restart) steps out of line
+  until the turn ends, so no command waits a window for it.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class Ranking:
         self._read_at = float("-inf")
         self._is_bot: dict[str, bool] = {}
         self._suspects: dict[str, float] = {}
+        self._away: dict[str, str] = {}  # sequence ts -> the Pi whose turn it is
         self._lock = threading.Lock()
 
     def order(self, ts: str, suspects: bool = False) -> list[str]:
@@ -85,13 +88,17 @@ class Ranking:
         if asked)."""
         me, now = self._me(), time.time()
         with self._lock:
+            away = set() if suspects else set(self._away.values())
             pis = {u for u in self._bots()
                    if suspects or self._suspects.get(u, 0.0) <= now} | {me}
 
         def weight(user: str) -> bytes:
             return hashlib.blake2b(f"{ts}|{user}".encode(), digest_size=8).digest()
 
-        return sorted(pis, key=weight, reverse=True)
+        ranked = sorted(pis, key=weight, reverse=True)
+        # A Pi in its turn of a sequence steps out of line: the others skip it, and it
+        # claims last itself.
+        return [u for u in ranked if u not in away] + [me] * (me in away)
 
     def suspect(self, users: list[str]) -> None:
         with self._lock:
@@ -101,6 +108,16 @@ class Ranking:
     def alive(self, user: str) -> None:
         with self._lock:
             self._suspects.pop(user, None)
+
+    def away(self, user: str, ts: str) -> None:
+        """`user` took its turn of the sequence at `ts`: skip it until the turn ends."""
+        with self._lock:
+            self._away[ts] = user
+
+    def back(self, ts: str) -> None:
+        """The turn at `ts` ended (its pin was removed)."""
+        with self._lock:
+            self._away.pop(ts, None)
 
     def seen_ahead(self, ts: str) -> None:
         """This Pi lost `ts` though it was first among the Pis it trusts: a suspect ranked
@@ -172,6 +189,8 @@ class Guard:
         self.window = preferred_window() if preferred is None else preferred
         self.ranking = Ranking(mq.client, mq.channel, lambda: mq.user_id)
         self._pins_seen: OrderedDict[str, str] = OrderedDict()  # ts -> "added" | "removed"
+        self._pinned_by: dict[str, str] = {}  # ts -> who pinned it, for the pins in _pins_seen
+        self._sequences: set[str] = set()  # ts of sequential commands seen
         self._claim_times: deque[tuple[float, float]] = deque(maxlen=200)  # (when, seconds)
         self._claiming: dict[object, float] = {}  # claims in progress: when they started
         if self.window:  # read the members soon (not while connecting), not on a command
@@ -286,6 +305,12 @@ class Guard:
 
     def sequential(self, job: Job) -> str:
         """Take this Pi's turn now if free; otherwise wait for the pin to be released."""
+        with self._lock:
+            if job.ts not in self._sequences:
+                self._sequences.add(job.ts)
+                holder = self._pinned_by.get(job.ts)  # its pin event may have come first
+                if holder and holder != self.mq.user_id:
+                    self.ranking.away(holder, job.ts)
         try:
             claim = self._mq(job).sequence(job.ts).turn()
         except SlackMQError as e:
@@ -300,6 +325,7 @@ class Guard:
             self._arm(job, "turn", self._lost_due(job))
             return "lost"
         log.info("%s %s %r: this Pi's turn", self.host, job.ts, job.label)
+        self.ranking.away(self.mq.user_id, job.ts)  # until its pin_removed
         self._run_claimed(job, claim)
         return "won"
 
@@ -334,7 +360,9 @@ class Guard:
         if user:
             self.ranking.alive(user)
         with self._lock:
-            self._seen_pin(ts, "added")
+            self._seen_pin(ts, "added", user)
+            if ts in self._sequences and user and user != self.mq.user_id:
+                self.ranking.away(user, ts)
             watch = self._watches.get(ts)
             if watch and watch.kind == "no_taker":
                 watch.cancelled = True
@@ -351,6 +379,7 @@ class Guard:
                 self._watches[ts] = _Watch(job, "takeover", self._stale_at(job))
 
     def pin_removed(self, ts: str) -> None:
+        self.ranking.back(ts)
         with self._lock:
             self._seen_pin(ts, "removed")
             watch = self._watches.get(ts)
@@ -364,12 +393,17 @@ class Guard:
         self._wake.set()
 
     # ---- internals -------------------------------------------------------
-    def _seen_pin(self, ts: str, what: str) -> None:
+    def _seen_pin(self, ts: str, what: str, user: str | None = None) -> None:
         """Remember recent pin events (under the lock): they may beat the message here."""
         if self._pins_seen.get(ts) != "removed":
             self._pins_seen[ts] = what
+        if what == "removed":
+            self._pinned_by.pop(ts, None)
+        elif user:
+            self._pinned_by[ts] = user
         while len(self._pins_seen) > 2000:
-            self._pins_seen.popitem(last=False)
+            old, _ = self._pins_seen.popitem(last=False)
+            self._pinned_by.pop(old, None)
 
     def _run_claimed(self, job: Job, claim) -> None:
         started = time.monotonic()
