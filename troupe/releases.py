@@ -60,6 +60,7 @@ VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 MARKER = "RELEASE"
 FAILED = "FAILED"
 REUSE_PTH = "_troupe_reuse.pth"
+BUILD_NICENESS = 10  # builds and checks yield the CPU to the running bot (a Pi Zero has one core)
 
 
 class ReleaseError(Exception):
@@ -87,10 +88,20 @@ def version_key(version: str) -> tuple:
     )
 
 
+def _niced(cmd: Sequence[str]) -> list[str]:
+    """`cmd` at low CPU priority, so the bot beside it keeps answering while every Pi
+    builds the release at once (coreutils' `nice`; as it is if there is none, or if `cmd`
+    is not found: running it then says so)."""
+    nice = shutil.which("nice")
+    if nice and shutil.which(cmd[0]):
+        return [nice, "-n", str(BUILD_NICENESS), *cmd]
+    return list(cmd)
+
+
 def _run(cmd: Sequence[str], *, cwd: Path | None = None, timeout: float = 600,
          env: dict[str, str] | None = None) -> str:
     try:
-        proc = subprocess.run(list(cmd), cwd=cwd, capture_output=True, text=True,
+        proc = subprocess.run(_niced(cmd), cwd=cwd, capture_output=True, text=True,
                               timeout=timeout, env=env)
     except subprocess.TimeoutExpired as exc:
         raise ReleaseError(f"{cmd[0]} timed out after {timeout:.0f}s") from exc
@@ -421,8 +432,9 @@ class ReleaseRoot:
         output = []
         for cmd in steps:
             try:
-                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                                      env=_clean_env(), cwd=self.release_dir(version))
+                proc = subprocess.run(_niced(cmd), capture_output=True, text=True,
+                                      timeout=timeout, env=_clean_env(),
+                                      cwd=self.release_dir(version))
             except subprocess.TimeoutExpired:
                 output.append(f"{Path(cmd[0]).name} timed out after {timeout:.0f}s")
                 return False, "\n".join(output)
