@@ -378,7 +378,7 @@ class Bot:
                 ts = (item.get("message") or {}).get("ts") or item.get("ts")
                 if data.get("channel_id", item.get("channel")) == self.channel_id and ts:
                     if event.type == "pin_added":
-                        self.guard.pin_added(ts, data.get("user"))
+                        self.guard.pin_added(ts, data.get("user"), self._is_turn(item))
                     else:
                         self.guard.pin_removed(ts)
         except RestartRequested as e:
@@ -386,6 +386,12 @@ class Bot:
         except Exception:  # noqa: BLE001 - a malformed event is logged and ignored
             log.exception("%s ignored an event it could not handle: %s", self.name,
                           str(event.data)[:300])
+
+    def _is_turn(self, item: dict[str, Any]) -> bool:
+        """Whether a pinned item is a sequential command (a pin on it is someone's turn)."""
+        text = command_text(str((item.get("message") or {}).get("text") or ""))
+        found = self._match(text) if text else None
+        return found is not None and found[1].mode == "sequential"
 
     def request_restart(self, reason: str, exit_code: int = 75) -> None:
         """Stop serving and exit with `exit_code`, for the service manager to start us again."""

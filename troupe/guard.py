@@ -80,7 +80,7 @@ class Ranking:
         self._read_at = float("-inf")
         self._is_bot: dict[str, bool] = {}
         self._suspects: dict[str, float] = {}
-        self._away: dict[str, str] = {}  # sequence ts -> the Pi whose turn it is
+        self._away: dict[str, tuple[str, float]] = {}  # sequence ts -> (whose turn, until)
         self._lock = threading.Lock()
 
     def order(self, ts: str, suspects: bool = False) -> list[str]:
@@ -88,7 +88,7 @@ class Ranking:
         if asked)."""
         me, now = self._me(), time.time()
         with self._lock:
-            away = set() if suspects else set(self._away.values())
+            away = set() if suspects else {u for u, until in self._away.values() if until > now}
             pis = {u for u in self._bots()
                    if suspects or self._suspects.get(u, 0.0) <= now} | {me}
 
@@ -110,9 +110,10 @@ class Ranking:
             self._suspects.pop(user, None)
 
     def away(self, user: str, ts: str) -> None:
-        """`user` took its turn of the sequence at `ts`: skip it until the turn ends."""
+        """`user` took its turn of the sequence at `ts`: skip it until the turn ends (or
+        SUSPECT_FOR passes, should this Pi miss the pin's removal)."""
         with self._lock:
-            self._away[ts] = user
+            self._away[ts] = (user, time.time() + SUSPECT_FOR)
 
     def back(self, ts: str) -> None:
         """The turn at `ts` ended (its pin was removed)."""
@@ -189,8 +190,6 @@ class Guard:
         self.window = preferred_window() if preferred is None else preferred
         self.ranking = Ranking(mq.client, mq.channel, lambda: mq.user_id)
         self._pins_seen: OrderedDict[str, str] = OrderedDict()  # ts -> "added" | "removed"
-        self._pinned_by: dict[str, str] = {}  # ts -> who pinned it, for the pins in _pins_seen
-        self._sequences: set[str] = set()  # ts of sequential commands seen
         self._claim_times: deque[tuple[float, float]] = deque(maxlen=200)  # (when, seconds)
         self._claiming: dict[object, float] = {}  # claims in progress: when they started
         if self.window:  # read the members soon (not while connecting), not on a command
@@ -305,12 +304,6 @@ class Guard:
 
     def sequential(self, job: Job) -> str:
         """Take this Pi's turn now if free; otherwise wait for the pin to be released."""
-        with self._lock:
-            if job.ts not in self._sequences:
-                self._sequences.add(job.ts)
-                holder = self._pinned_by.get(job.ts)  # its pin event may have come first
-                if holder and holder != self.mq.user_id:
-                    self.ranking.away(holder, job.ts)
         try:
             claim = self._mq(job).sequence(job.ts).turn()
         except SlackMQError as e:
@@ -325,7 +318,6 @@ class Guard:
             self._arm(job, "turn", self._lost_due(job))
             return "lost"
         log.info("%s %s %r: this Pi's turn", self.host, job.ts, job.label)
-        self.ranking.away(self.mq.user_id, job.ts)  # until its pin_removed
         self._run_claimed(job, claim)
         return "won"
 
@@ -356,13 +348,15 @@ class Guard:
         return self._stale_at(job)
 
     # ---- events from the transport --------------------------------------
-    def pin_added(self, ts: str, user: str | None = None) -> None:
+    def pin_added(self, ts: str, user: str | None = None, turn: bool = False) -> None:
+        """`user` pinned `ts`; `turn`: its turn of a sequential command (it steps out of
+        line until the pin is removed)."""
         if user:
             self.ranking.alive(user)
-        with self._lock:
-            self._seen_pin(ts, "added", user)
-            if ts in self._sequences and user and user != self.mq.user_id:
+            if turn:
                 self.ranking.away(user, ts)
+        with self._lock:
+            self._seen_pin(ts, "added")
             watch = self._watches.get(ts)
             if watch and watch.kind == "no_taker":
                 watch.cancelled = True
@@ -393,17 +387,12 @@ class Guard:
         self._wake.set()
 
     # ---- internals -------------------------------------------------------
-    def _seen_pin(self, ts: str, what: str, user: str | None = None) -> None:
+    def _seen_pin(self, ts: str, what: str) -> None:
         """Remember recent pin events (under the lock): they may beat the message here."""
         if self._pins_seen.get(ts) != "removed":
             self._pins_seen[ts] = what
-        if what == "removed":
-            self._pinned_by.pop(ts, None)
-        elif user:
-            self._pinned_by[ts] = user
         while len(self._pins_seen) > 2000:
-            old, _ = self._pins_seen.popitem(last=False)
-            self._pinned_by.pop(old, None)
+            self._pins_seen.popitem(last=False)
 
     def _run_claimed(self, job: Job, claim) -> None:
         started = time.monotonic()
