@@ -17,13 +17,12 @@ when it started, and the phase:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import troupe
+from troupe.files import write_atomic
 
 STATE_FILE = "update-state.json"
 _LOADED_FROM = Path(__file__).resolve()
@@ -74,11 +73,4 @@ def load(root: Path) -> Step | None:
 def save(root: Path, step: Step) -> None:
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{STATE_FILE}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(asdict(step), f)
-        os.replace(tmp, root / STATE_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(root / STATE_FILE, json.dumps(asdict(step)))

@@ -12,16 +12,16 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import re
 import socket
 import sys
-import tempfile
 import time
 import tomllib
 from pathlib import Path
 
 import phue
+
+from troupe.files import write_atomic
 
 _HUE_HEADER = re.compile(r"""^\s*\[\s*(hue|"hue"|'hue')\s*\]\s*(#.*)?$""")
 _TABLE_HEADER = re.compile(r"^\s*\[")
@@ -78,18 +78,7 @@ def write_username(path: Path, username: str) -> None:
     if (after.get("hue", {}).get("username") != username
             or _without_username(after) != _without_username(before)):
         raise PairError("editing the file would change more than hue.username")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(new)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, new, path.stat().st_mode & 0o7777)
 
 
 def pair(path: Path, timeout: float, interval: float, out=sys.stdout) -> int:

@@ -43,13 +43,14 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import tempfile
 import threading
 import time
 import tomllib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
+
+from troupe.files import fsync_dir, write_atomic
 
 __all__ = [
     "VERSION_RE", "ReleaseError", "GitSource", "IndexSource", "ReleaseRoot",
@@ -304,7 +305,7 @@ class ReleaseRoot:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        _fsync_dir(self.path)
+        fsync_dir(self.path)
 
     def switch(self, version: str) -> str:
         """Make ``version`` current; the old current becomes previous.
@@ -341,7 +342,7 @@ class ReleaseRoot:
             self._point("current", prev)
             if cur is not None and VERSION_RE.match(cur) and self.is_complete(cur):
                 self._point("previous", cur)
-                _write_atomic(self.release_dir(cur) / FAILED,
+                write_atomic(self.release_dir(cur) / FAILED,
                               f"rolled back at {time.time():.0f}\n")
             return prev
 
@@ -352,7 +353,7 @@ class ReleaseRoot:
             return
         trash = self.releases / f".{version}.removing.{os.getpid()}.{threading.get_ident()}"
         os.replace(target, trash)
-        _fsync_dir(self.releases)
+        fsync_dir(self.releases)
         shutil.rmtree(trash, ignore_errors=True)
 
     def prune(self, keep: int | None = None) -> list[str]:
@@ -398,7 +399,7 @@ class ReleaseRoot:
             shutil.rmtree(target, ignore_errors=True)
             raise
         os.sync()  # the venv is on disk before the marker says it is complete
-        _write_atomic(target / MARKER, json.dumps({
+        write_atomic(target / MARKER, json.dumps({
             "version": version, "source": self.source.describe(), "built_at": time.time(),
         }) + "\n")
         return target
@@ -409,7 +410,7 @@ class ReleaseRoot:
             site = Path(_run([str(venv / "bin" / "python"), "-c",
                               "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              env=_clean_env()).strip())
-            _write_atomic(site / REUSE_PTH, "\n".join(reused_site_dirs()) + "\n")
+            write_atomic(site / REUSE_PTH, "\n".join(reused_site_dirs()) + "\n")
         else:
             _run([self.python, "-m", "venv", str(venv)], env=_clean_env())
 
@@ -475,31 +476,6 @@ def reused_site_dirs() -> list[str]:
     for key in ("purelib", "platlib"):
         add(sysconfig.get_paths()[key])
     return list(out)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename or new entry in ``path`` durable (a Pi loses power without warning)."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write a whole new file or none: temp file, fsync, rename, fsync of the directory."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fchmod(f.fileno(), mode)  # mkstemp makes 0600
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
 
 
 def upgrade(root: ReleaseRoot, version: str, config_path: str | os.PathLike[str], *,

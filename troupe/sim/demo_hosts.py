@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import troupe
+from troupe.files import write_atomic
 from troupe.testing import dump_toml
 
 EXIT_RESTART = 75  # RestartForceExitStatus in deploy/troupe.service
@@ -35,12 +36,6 @@ def _die_with_parent() -> None:
     """In the child before exec: get SIGTERM if the demo dies without cleaning up."""
     if _LIBC is not None:
         _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def release_python(release_root: Path) -> tuple[str, str]:
