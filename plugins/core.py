@@ -59,15 +59,23 @@ class Core(Plugin):
 
     @command("target {host:word}", mode="broadcast")
     def target(self, ctx: Context, host: str) -> None:
-        """Send exclusive commands to one Pi (`target pi-2`) until `target all`."""
-        self.host.target = None if host.lower() in ("all", "any", "none") else host.lower()
+        """Send exclusive commands to one Pi (`target pi-2`) until `target all`; the Pis
+        remember it across restarts."""
+        problem = self.host.remember(
+            target=None if host.lower() in ("all", "any", "none") else host.lower())
         if self.host.target in (None, self.host.name):
             who = "any Pi" if self.host.target is None else "me"
-            ctx.reply(f"{self.host.name}: exclusive commands now go to {who}.")
+            ctx.reply(f"{self.host.name}: exclusive commands now go to {who}."
+                      + _unkept(problem))
 
     @command("debug {state:on|off}", mode="broadcast")
     def debug(self, ctx: Context, state: str) -> None:
         """With debug on, every answer names the Pi that gave it."""
-        self.host.debug = state == "on"
+        problem = self.host.remember(debug=state == "on")
         ctx.debug = self.host.debug
-        ctx.reply(f"debug {state} at {time.strftime('%H:%M:%S')}")
+        ctx.reply(f"debug {state} at {time.strftime('%H:%M:%S')}" + _unkept(problem))
+
+
+def _unkept(problem: str | None) -> str:
+    """What to add to an answer when a setting could not be kept across restarts."""
+    return f" (until this Pi restarts: {problem})" if problem else ""

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from troupe.state import default_state_dir
+
 TOKEN_ENV = {"bot_token": "TROUPE_SLACK_BOT_TOKEN", "app_token": "TROUPE_SLACK_APP_TOKEN"}
 CORE_SECTIONS = ("slack", "host", "auth", "plugins", "troupe", "aliases")
 PREFERRED_CLAIMS_DEFAULT = True  # [troupe] preferred_claims when not set (bench/notes.md)
@@ -78,6 +80,7 @@ class Config:
     aliases: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
+    state_dir: str = ""  # where this Pi keeps what chat told it (troupe.state)
 
     def section(self, name: str) -> dict[str, Any]:
         """A plugin's own top-level table (empty if absent)."""
@@ -140,6 +143,14 @@ def read_toml(path: str | os.PathLike) -> dict[str, Any]:
         raise ConfigError([Problem("(file)", str(path), f"valid TOML ({e})")], path) from None
 
 
+def _state_dir(value: str | None, path: str | None, env: Mapping[str, str]) -> str:
+    """[host] state_dir (relative: to the configuration file's folder), else the default."""
+    if not value:
+        return str(default_state_dir(env))
+    folder = Path(value).expanduser()
+    return str(Path(path).parent / folder if path else folder)
+
+
 def parse_config(
     raw: dict[str, Any],
     *,
@@ -184,7 +195,10 @@ def parse_config(
     host = Checker(table("host"), "host")
     host_name = host.get("name", str, "a short name for this Pi", default=socket.gethostname(),
                          valid=lambda v: bool(v.strip()) and " " not in v)
-    host.unknown_keys(["name"])
+    state_dir = host.get("state_dir", str,
+                         "a folder where this Pi keeps what chat told it (target, debug)",
+                         default=None, valid=lambda v: bool(v.strip()))
+    host.unknown_keys(["name", "state_dir"])
     problems += host.problems
 
     auth = Checker(table("auth"), "auth")
@@ -255,5 +269,6 @@ def parse_config(
         aliases=aliases,
         raw=raw,
         path=path,
+        state_dir=_state_dir(state_dir, path, env),
     )
     return config, problems

@@ -36,6 +36,7 @@ from troupe.commands import CommandSpec, Match, best_match, commands_of, suggest
 from troupe.config import Config
 from troupe.guard import PREFERRED_WINDOW, Guard, Job, preferred_window
 from troupe.plugin import Context, Plugin, RestartRequested
+from troupe.state import HostState
 from troupe.text import command_text, escape, unescape
 from troupe.transport import Event, Transport
 
@@ -130,8 +131,9 @@ class Bot:
         self.devices: dict[str, Any] = {}
         self.scheduler = BackgroundScheduler()
         self.started_at = time.time()
-        self.debug = False
-        self.target: str | None = None
+        self.state = HostState(config.state_dir, self.name)  # what chat told this Pi
+        self.debug: bool = self.state.get("debug", False)
+        self.target: str | None = self.state.get("target")
         self.seen = SeenMessages()
         self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="command")
         self.plugins: list[Plugin] = [
@@ -155,6 +157,14 @@ class Bot:
         self._catch_up_lock = threading.Lock()
 
     # ---- Host: what plugins may use --------------------------------------
+    def remember(self, **settings: Any) -> str | None:
+        """Apply settings given from chat (`target`, `debug`) now and keep them across
+        restarts; None, or why they could not be written down."""
+        problem = self.state.remember(**settings)
+        for key, value in settings.items():
+            setattr(self, key, value)
+        return problem
+
     def say(self, text: str, *, thread_ts: str | None = None,
             reply_to: str | None = None) -> str | None:
         """Post an answer; text is escaped so nothing in it can ping or link.
@@ -306,6 +316,9 @@ class Bot:
         self.transport.start()
         log.info("%s ready: #%s as %s; plugins: %s", self.name, self.channel_name, self.user_id,
                  ", ".join(p.plugin_name() for p in self.plugins))
+        if self.state.values:
+            log.info("%s remembers from chat: %s (%s)", self.name, ", ".join(
+                f"{k} {v}" for k, v in sorted(self.state.values.items())), self.state.path)
         self._wait_stopped()
 
     def _wait_stopped(self) -> None:

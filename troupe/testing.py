@@ -133,7 +133,7 @@ class Federation:
         base: dict[str, Any] = {
             "slack": {"bot_token": app["bot_token"], "app_token": app["app_token"],
                       "channel": self.ws.info["channel"]["name"], "api_url": self.ws.api_url},
-            "host": {"name": name},
+            "host": {"name": name, "state_dir": str(self.workdir / "state")},
             "auth": {"users": [self.ws.user["id"]]},
             "troupe": {"lease": 5, "no_taker_wait": 2},
         }

@@ -141,7 +141,7 @@ class House:
         base: dict[str, Any] = {
             "slack": {"bot_token": app["bot_token"], "app_token": app["app_token"],
                       "channel": slack["channel"]["name"], "api_url": slack["api_url"]},
-            "host": {"name": name},
+            "host": {"name": name, "state_dir": str(self.workdir / "state")},
             "auth": {"users": [slack["user"]["id"]]},
             "troupe": {"lease": LEASE_S, "no_taker_wait": NO_TAKER_WAIT_S},
             "plugins": {"enabled": [p for p in self.plugins
