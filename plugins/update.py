@@ -33,7 +33,6 @@ import threading
 import time
 from typing import Any
 
-from slackmq import Claim
 from troupe.commands import command, commands_of
 from troupe.config import Problem
 from troupe.plugin import Context, Plugin, RestartRequested
@@ -281,14 +280,14 @@ class Update(Plugin):
                              name="update-resume").start()
 
     def _resume(self, ts: str) -> None:
-        """Report and give the turn back in the process that started after a switch.
+        """Report where this Pi came back, in the process that started after a switch, as
+        soon as it is connected (a canary rolled back holds no turn to resume).
 
-        The core would rerun `rollout` for a top-level post whose pin this Pi holds,
-        but not once the post carries an earlier Pi's outcome marker, nor for a post
-        in a thread; so the new process does it here at once. If the core's rerun
-        comes first, it reports and this does nothing; if this comes first, the
-        rerun finds the turn done. Either way only once this Pi is connected again:
-        the next Pi leaves when this one gives the turn back.
+        The turn itself is finished by the core alone: catch-up finds this Pi's pin on the
+        post and resumes the turn, `_turn` sees the step reported and returns, and that
+        claim marks the turn done and gives it back. Giving it back here too raced that
+        unpin: the second one could remove the next Pi's fresh pin, and two Pis were away
+        at once (seen in make bench with five Pis).
         """
         if not self._connected(self.opts.deadline):
             return  # the watchdog rolls back
@@ -297,12 +296,6 @@ class Update(Plugin):
             if step is None or step.ts != ts or step.phase != "switched":
                 return
             self._arrive(step)
-        if step.op == "canary-rollback":
-            return
-        mq = self.host.mq
-        holder = mq.holder(ts)
-        if holder is not None and holder.user_id == mq.user_id:
-            Claim(mq, ts, "won", user=mq.user_id).done()  # this Pi's turn is over
 
     def _connected(self, timeout: float) -> bool:
         """Wait until the bot's Socket Mode connection is up (a host without one: at once)."""

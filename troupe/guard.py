@@ -303,9 +303,15 @@ class Guard:
         return "won"
 
     def sequential(self, job: Job) -> str:
-        """Take this Pi's turn now if free; otherwise wait for the pin to be released."""
+        """Take this Pi's turn now if free; otherwise wait for the pin to be released.
+
+        Found on catch-up, the turn may be this Pi's own from before a restart (an update
+        restarts mid-turn): it is resumed, so the handler finishes it and this claim alone
+        gives the turn back. A second unpin of it (a plugin's, a takeover's) could remove
+        the next Pi's pin instead, and two Pis would take their turns at once."""
+        sequence = self._mq(job).sequence(job.ts)
         try:
-            claim = self._mq(job).sequence(job.ts).turn()
+            claim = sequence.resume() if job.source == "history" else sequence.turn()
         except SlackMQError as e:
             log.error("%s %s %r could not take a turn: %s", self.host, job.ts, job.label, e)
             self._arm(job, "turn", time.time() + RETRY_TRANSIENT_EVERY)
@@ -315,9 +321,10 @@ class Guard:
             return "done"
         if claim.status == "lost":
             log.info("%s %s %r waiting for its turn", self.host, job.ts, job.label)
-            self._arm(job, "turn", self._lost_due(job))
+            self._arm(job, "turn", self._stale_at(job))
             return "lost"
-        log.info("%s %s %r: this Pi's turn", self.host, job.ts, job.label)
+        log.info("%s %s %r: this Pi's turn%s", self.host, job.ts, job.label,
+                 " (resumed after a restart)" if claim.taken_over else "")
         self._run_claimed(job, claim)
         return "won"
 
