@@ -220,9 +220,11 @@ def _only_table(res: dict[str, Any]) -> str:
              f"{r['calls_total']:.2f}", r.get("wrong_answers", "-")] for r in rows]
     return ("A command only one Pi can run (`only pi-X N`, probe plugin: `runs_on`, like a GPIO\n"
             "light), X taking turns. Only that Pi claims anyway, so preferred claims save\n"
-            "nothing here, and the core does not yet tell the guard (`Job.anywhere`), so that Pi\n"
-            "waits for its place in line (at most two windows; the Pis that cannot run it wait\n"
-            "two windows more before answering \"Nobody ran\", the *wrong answers* column):\n\n"
+            "nothing here: the core tells the guard (`Job.anywhere`), and that Pi claims at\n"
+            "once (the Pis that cannot run it wait two windows more before answering \"Nobody\n"
+            "ran\", the *wrong answers* column). With preferred claims each Pi reads the\n"
+            "channel's members once after it starts (users.info, conversations.members); in\n"
+            "this short run those calls fall inside the window counted:\n\n"
             + _table(["Pis", "emulator ms/call", "claims", "commands",
                       "answer posted p50/p95/p99 ms", "pins.add /cmd", "calls /cmd",
                       "wrong answers"], body)
