@@ -23,7 +23,6 @@ def run(workdir: Path, *, hosts: int = 3, commands: int = 1000, in_flight: int =
     progress(f"process: {hosts} Pis, {commands} commands, preferred={preferred}")
     with probe_federation(workdir / f"process-{preferred}", hosts, preferred=preferred
                           ) as (fed, runs):
-        fed.start(wait=True)  # already started; make sure
         startup = {}
         for name in fed.host_names:  # one at a time, so they do not share the CPU
             fed.kill(name)

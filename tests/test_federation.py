@@ -443,3 +443,14 @@ def test_sigterm_that_lands_on_another_thread_still_stops_the_pi(tmp_path):
         took = _deadline_exit(proc, 10)
         assert took is not None, "the Pi did not stop"
         assert proc.returncode == 0
+
+
+def test_the_fixture_never_runs_two_processes_for_one_pi(tmp_path):
+    """A second `troupe run` for one app would take its events unseen and outlive the test."""
+    with Federation(tmp_path, 1) as fed:
+        pid = fed.procs["pi-1"].pid
+        with pytest.raises(RuntimeError, match="pi-1 is already running"):
+            fed.start_host("pi-1")
+        fed.start()  # starts only the hosts that are not running
+        assert fed.procs["pi-1"].pid == pid
+        assert fed.ws.connections("pi-1") == 1

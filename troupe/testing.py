@@ -122,7 +122,8 @@ class Federation:
             self.ws.start()
             self._started = True
         for name in hosts or self.host_names:
-            self.start_host(name, wait=False)
+            if self.procs.get(name) is None or self.procs[name].poll() is not None:
+                self.start_host(name, wait=False)
         if wait:
             for name in hosts or self.host_names:
                 self.wait_ready(name)
@@ -149,6 +150,11 @@ class Federation:
         return self.workdir / f"{name}.toml"
 
     def start_host(self, name: str, wait: bool = True) -> None:
+        running = self.procs.get(name)
+        if running is not None and running.poll() is None:
+            # A second process would take the same app's events, and lose its handle.
+            raise RuntimeError(f"{name} is already running (pid {running.pid}); "
+                               "kill or stop it first")
         path = self.config_path(name)
         path.write_text(dump_toml(self.config_for(name)))
         log_path = self.workdir / f"{name}.log"
