@@ -122,7 +122,7 @@ class Federation:
             self.ws.start()
             self._started = True
         for name in hosts or self.host_names:
-            if self.procs.get(name) is None or self.procs[name].poll() is not None:
+            if not self.running(name):
                 self.start_host(name, wait=False)
         if wait:
             for name in hosts or self.host_names:
@@ -149,11 +149,15 @@ class Federation:
     def config_path(self, name: str) -> Path:
         return self.workdir / f"{name}.toml"
 
+    def running(self, name: str) -> bool:
+        """Whether this host's `troupe run` process is alive."""
+        proc = self.procs.get(name)
+        return proc is not None and proc.poll() is None
+
     def start_host(self, name: str, wait: bool = True) -> None:
-        running = self.procs.get(name)
-        if running is not None and running.poll() is None:
+        if self.running(name):
             # A second process would take the same app's events, and lose its handle.
-            raise RuntimeError(f"{name} is already running (pid {running.pid}); "
+            raise RuntimeError(f"{name} is already running (pid {self.procs[name].pid}); "
                                "kill or stop it first")
         path = self.config_path(name)
         path.write_text(dump_toml(self.config_for(name)))
@@ -196,15 +200,14 @@ class Federation:
 
     def kill(self, name: str) -> None:
         """Kill a host at once (SIGKILL): a Pi losing power."""
-        proc = self.procs.get(name)
-        if proc and proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        if self.running(name):
+            self.procs[name].kill()
+            self.procs[name].wait(10)
 
     def stop_host(self, name: str, timeout: float = 20.0) -> int | None:
         """Stop a host the polite way (SIGTERM), as the service manager does."""
         proc = self.procs.get(name)
-        if proc and proc.poll() is None:
+        if proc and self.running(name):
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(timeout)
