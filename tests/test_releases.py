@@ -361,7 +361,7 @@ def test_switch_never_makes_a_missing_release_previous(tmp_path):
     assert not root.failed("v1")  # the release that runs is not marked failed
 
 
-def test_prune_cut_short_leaves_no_release_that_looks_complete(tmp_path, monkeypatch):
+def test_prune_cut_short_leaves_no_release_that_looks_complete(tmp_path, mocker):
     import troupe.releases as module
 
     root = ReleaseRoot(tmp_path / "opt")
@@ -376,16 +376,17 @@ def test_prune_cut_short_leaves_no_release_that_looks_complete(tmp_path, monkeyp
         real_rmtree(Path(path) / "venv")  # part of the tree is gone, the marker is not
         raise OSError("power cut")
 
-    monkeypatch.setattr(module.shutil, "rmtree", power_cut)
+    cut = mocker.patch.object(module.shutil, "rmtree", side_effect=power_cut)
     with pytest.raises(OSError, match="power cut"):
         root.prune(keep=0)
+    assert cut.called
     assert root.versions() == ["v2", "v3"]  # v1 is not half there
-    monkeypatch.setattr(module.shutil, "rmtree", real_rmtree)
+    mocker.stop(cut)
     assert root.prune(keep=0) == []
     assert sorted(p.name for p in root.releases.iterdir()) == [".lock", "v2", "v3"]
 
 
-def test_markers_are_durable_and_readable(tmp_path, monkeypatch):
+def test_markers_are_durable_and_readable(tmp_path, mocker):
     root = ReleaseRoot(tmp_path / "opt")
     for v in ("v1", "v2"):
         (root.release_dir(v)).mkdir(parents=True)
@@ -399,14 +400,14 @@ def test_markers_are_durable_and_readable(tmp_path, monkeypatch):
         synced.append(os.readlink(f"/proc/self/fd/{fd}"))
         real_fsync(fd)
 
-    monkeypatch.setattr(os, "fsync", spy)
+    mocker.patch("os.fsync", side_effect=spy)
     root.rollback()
     assert str(root.path) in synced  # the renamed links reach the disk
     assert str(root.release_dir("v2")) in synced  # and the FAILED marker's entry
     assert stat.S_IMODE((root.release_dir("v2") / "FAILED").stat().st_mode) == 0o644
 
 
-def test_links_move_under_the_lock(tmp_path, monkeypatch):
+def test_links_move_under_the_lock(tmp_path, mocker):
     import fcntl
 
     root = ReleaseRoot(tmp_path / "opt")
@@ -427,7 +428,7 @@ def test_links_move_under_the_lock(tmp_path, monkeypatch):
             os.close(fd)
         real_point(self, name, version)
 
-    monkeypatch.setattr(ReleaseRoot, "_point", probe)
+    mocker.patch.object(ReleaseRoot, "_point", autospec=True, side_effect=probe)
     root.switch("v1")
     root.switch("v2")
     root.rollback()
