@@ -47,7 +47,7 @@ chaos: $(STAMP)
 	done
 
 # Latency, calls, lock, throughput, takeover, rolling update, memory: bench/results.md + latency.png.
-# The lock alone, against slackmq 0.1.2: python -m slackmq.bench.
+# The lock alone, against slackmq 0.1.2: python -m bench.lock (bench/lock.py).
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[sim,test,bench]'
 	$(PY) -m bench

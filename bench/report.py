@@ -99,7 +99,7 @@ def lock_section(res: dict[str, Any]) -> str:
         body.append([lat, r["lib"], r["op"].strip(), f"{r['calls']:.1f}",
                      f"{r['wall'] * 1000:.1f}", trips, r.get("note", "")])
     return ("## The lock alone: slackmq against slackmq==0.1.2\n\n"
-            "`python -m slackmq.bench`, run at both latencies (median wall time of fresh\n"
+            "`python -m bench.lock`, run at both latencies (median wall time of fresh\n"
             "messages; 0.1.2 is pip-installed from the package index and pointed at the\n"
             "emulator). 0.1.2's ack+unack sleeps 3 s; a late ack() on finished work wins again.\n\n"
             + _table(["emulator ms/call", "library", "operation", "calls", "wall ms",

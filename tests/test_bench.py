@@ -13,7 +13,7 @@ from troupe.guard import Ranking, preferred_window
 from troupe.testing import wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ lives beside tests/
-from bench import latency, report  # noqa: E402
+from bench import latency, lock, report  # noqa: E402
 from bench.common import percentile, probe_federation, run_counts, settle  # noqa: E402
 
 
@@ -133,6 +133,17 @@ def test_bench_cli_rejects_unknown_sections(capsys):
     with pytest.raises(SystemExit):
         main(["--only", "latency,nonsense"])
     assert "unknown section(s) nonsense" in capsys.readouterr().err
+
+
+def test_lock_bench_runs_and_reports_calls(capsys):
+    assert lock.main(["--no-old", "--reps", "3", "--latency-ms", "10"]) == 0
+    out = capsys.readouterr().out
+    rows = {line[:44].strip(): line.split() for line in out.splitlines()[2:]}
+    assert rows["slackmq 0.2    claim (won)"][-3] == "2.0"
+    assert rows["slackmq 0.2    claim+done+release"][-3] == "4.0"
+    assert rows["slackmq 0.2    claim (lost)"][-3] == "1.0"
+    assert rows["0.2 retain     claim (won)"][-3] == "1.0"
+    assert rows["0.2 retain     claim+done+release"][-3] == "2.0"
 
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from slackmq_helpers import make_mq
 
+import slackmq
 from slackmq import Claim, Markers, SlackMQ
 
 
@@ -131,9 +134,23 @@ def test_client_or_token_construction(ws16):
 
 
 def test_library_never_imports_troupe():
+    """Not at import time, and not lazily inside a function either: slackmq stands alone."""
     code = (
-        "import sys, slackmq, slackmq.core, slackmq.legacy;"
+        "import importlib, pkgutil, sys, slackmq;"
+        "mods = pkgutil.walk_packages(slackmq.__path__, 'slackmq.');"
+        "[importlib.import_module(m.name) for m in mods];"
         "bad=[m for m in sys.modules if m.split('.')[0] in ('troupe','troupe_plugins')];"
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+    lib = Path(slackmq.__file__).parent
+    for path in sorted(lib.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            roots = {n.split(".")[0] for n in names}
+            assert not roots & {"troupe", "troupe_plugins"}, f"{path.name}:{node.lineno}"

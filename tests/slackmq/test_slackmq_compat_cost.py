@@ -1,4 +1,7 @@
-"""The 0.1 API, the cost in calls and round trips, ambiguous retries, the benchmark."""
+"""The 0.1 API, the cost in calls and round trips, ambiguous retries.
+
+The benchmark beside slackmq 0.1.2 (bench/lock.py) is tested in tests/test_bench.py.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import time
 import pytest
 from slackmq_helpers import make_mq, wait_until
 
-from slackmq import bench, slackmq
+from slackmq import slackmq
 
 
 def names(ws, ts):
@@ -82,14 +85,3 @@ def test_a_pin_that_landed_before_its_answer_was_lost_is_recognised_as_ours(ws):
     assert claim.calls >= 4  # pins.add (timed out), pins.add (already_pinned), pins.list, ...
     assert make_mq(ws, 1).claim(ts).status == "lost"
     claim.done()
-
-
-def test_bench_runs_and_reports_calls(capsys):
-    assert bench.main(["--no-old", "--reps", "3", "--latency-ms", "10"]) == 0
-    out = capsys.readouterr().out
-    rows = {line[:44].strip(): line.split() for line in out.splitlines()[2:]}
-    assert rows["slackmq 0.2    claim (won)"][-3] == "2.0"
-    assert rows["slackmq 0.2    claim+done+release"][-3] == "4.0"
-    assert rows["slackmq 0.2    claim (lost)"][-3] == "1.0"
-    assert rows["0.2 retain     claim (won)"][-3] == "1.0"
-    assert rows["0.2 retain     claim+done+release"][-3] == "2.0"
