@@ -20,7 +20,7 @@ from .common import ROOT, progress, run_counts
 def _e2e():
     """The update plugin's e2e test module (its helpers), or None if it is not there yet."""
     if not (ROOT / "tests" / "test_update_e2e.py").exists() or \
-            not (ROOT / "plugins" / "update.py").exists():
+            not (ROOT / "plugins" / "update" / "__init__.py").exists():
         return None
     tests = str(ROOT / "tests")
     if tests not in sys.path:
@@ -64,7 +64,7 @@ def measure(e2e, workdir: Path, repo: Path, hosts: int) -> dict[str, Any]:
 def run(workdir: Path, *, hosts: tuple[int, ...] = (3, 5)) -> dict[str, Any]:
     e2e = _e2e()
     if e2e is None:
-        return {"status": "not measured", "reason": "plugins/update.py or its e2e test "
+        return {"status": "not measured", "reason": "plugins/update/ or its e2e test "
                 "(tests/test_update_e2e.py) is not in the tree yet"}
     started = time.time()
     try:

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from slack_sdk import WebClient
-from troupe_plugins._schedules_config import check
-from troupe_plugins._schedules_store import COMMAND_EVENT, Firing
-from troupe_plugins._schedules_when import (
+from troupe_plugins.schedules.config import check
+from troupe_plugins.schedules.store import COMMAND_EVENT, Firing
+from troupe_plugins.schedules.when import (
     Location,
     Rule,
     WhenError,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockChargingPin, MockFactory
-from troupe_plugins._sensors_devices import SensorSpec, Temperature, make_sensor, read_w1
+from troupe_plugins.sensors.devices import SensorSpec, Temperature, make_sensor, read_w1
 
 from troupe.check import check_config
 from troupe.config import ConfigError

@@ -15,12 +15,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from troupe_plugins import _update_state as state
-from troupe_plugins import _update_thread as thread
-from troupe_plugins._update_canary import DOWN, UP, Canary
-from troupe_plugins._update_config import check_update
-from troupe_plugins._update_release import Releases, Watchdog
-from troupe_plugins.update import Update
+from troupe_plugins.update import Update, state, thread
+from troupe_plugins.update.canary import DOWN, UP, Canary
+from troupe_plugins.update.config import check_update
+from troupe_plugins.update.release import Releases, Watchdog
 
 from troupe.commands import best_match, commands_of
 from troupe.releases import ReleaseError, ReleaseRoot
@@ -106,7 +104,7 @@ def test_chat_picks_only_among_what_the_source_offers(tmp_path, origin):
 
 
 def test_credentials_in_a_url_never_reach_chat():
-    from troupe_plugins._update_release import safe
+    from troupe_plugins.update.release import safe
     assert safe("fatal: could not read https://bot:ghp_s3cret@github.com/x.git") == (
         "fatal: could not read https://github.com/x.git")
 
@@ -208,7 +206,7 @@ def test_watchdog_rolls_back_a_release_that_does_not_answer(tmp_path):
 
 def test_running_release_is_where_the_code_was_loaded_from(tmp_path, monkeypatch):
     site = tmp_path / "opt" / "releases" / "v2" / "venv" / "lib" / "troupe_plugins"
-    monkeypatch.setattr(state, "_LOADED_FROM", site / "_update_state.py")
+    monkeypatch.setattr(state, "_LOADED_FROM", site / "update" / "state.py")
     assert state.running_release(tmp_path / "opt") == "v2"
     assert state.running_release(tmp_path / "elsewhere") is None
     assert state.running_label(tmp_path / "elsewhere").endswith("(not a release)")

@@ -79,8 +79,9 @@ def make_source(dest: Path) -> Path:
                              capture_output=True, timeout=60).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(dest, filter="data")
-    for mine in [PROJECT / "plugins" / "update.py", *PROJECT.glob("plugins/_update_*.py")]:
-        (dest / "plugins" / mine.name).write_bytes(mine.read_bytes())
+    (dest / "plugins" / "update").mkdir(exist_ok=True)
+    for mine in (PROJECT / "plugins" / "update").glob("*.py"):
+        (dest / "plugins" / "update" / mine.name).write_bytes(mine.read_bytes())
     git(dest, "init", "-q")
     git(dest, "add", "-A")
     git(dest, "commit", "-q", "-m", "troupe")

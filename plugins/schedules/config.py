@@ -10,8 +10,8 @@ from tzlocal import get_localzone
 
 from troupe.config import MISSING, Checker, Problem
 
-from ._schedules_when import Location, Rule, WhenError, parse_rule
-from .scenes import KnownCommands
+from ..scenes import KnownCommands
+from .when import Location, Rule, WhenError, parse_rule
 
 NAME = re.compile(r"[A-Za-z0-9_-]+\Z")
 WHEN = 'a recurring time such as "every day at 07:00" or "every weekday at sunset"'

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from troupe.releases import ReleaseError, ReleaseRoot, source_from_config
 
-from ._update_config import Settings
-from ._update_state import Step, load, save
+from .config import Settings
+from .state import Step, load, save
 
 log = logging.getLogger("troupe.plugin.update")
 

@@ -38,10 +38,10 @@ from troupe.config import Problem
 from troupe.plugin import Context, Host, Plugin
 from troupe.text import command_text
 
-from ._schedules_config import check as check_config
-from ._schedules_config import configured, location_of
-from ._schedules_store import Firing, Pending, SlackStore, is_federation_post
-from ._schedules_when import WhenError, next_after, parse_plan, parse_rule
+from .config import check as check_config
+from .config import configured, location_of
+from .store import Firing, Pending, SlackStore, is_federation_post
+from .when import WhenError, next_after, parse_plan, parse_rule
 
 MAX_AHEAD = 120 * 86400  # Slack refuses post_at further ahead (time_too_far)
 RECOVER_WINDOW = 86400.0  # on start, heal chat-made chains whose firing no Pi ran

@@ -39,12 +39,12 @@ from troupe.plugin import Context, Plugin, RestartRequested
 from troupe.releases import ReleaseError, validate_version
 from troupe.text import escape
 
-from . import _update_thread as thread
-from ._update_canary import Canary
-from ._update_config import check_update
-from ._update_prepare import coordinate
-from ._update_release import EXIT_RESTART, Releases, Watchdog, safe
-from ._update_state import Step, load, running_label, running_release, save
+from . import thread
+from .canary import Canary
+from .config import check_update
+from .prepare import coordinate
+from .release import EXIT_RESTART, Releases, Watchdog, safe
+from .state import Step, load, running_label, running_release, save
 
 
 class Update(Plugin):

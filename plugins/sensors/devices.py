@@ -32,7 +32,7 @@ EventHandler = Callable[["Sensor", str], None]
 
 @dataclass
 class SensorSpec:
-    """One [sensors.<name>] table, checked (see _sensors_check)."""
+    """One [sensors.<name>] table, checked (see check.py)."""
 
     name: str
     type: str

@@ -7,8 +7,8 @@ from typing import Any
 
 from troupe.config import Checker, Problem
 
-from ._sensors_devices import EVENTS
-from .scenes import KnownCommands
+from ..scenes import KnownCommands
+from .devices import EVENTS
 
 SETTINGS = ("answer_wait",)  # the scalars [sensors] may hold beside the sensor tables
 COMMON = ("type", "host", "message", "cooldown", "run")

@@ -14,7 +14,7 @@ from typing import Any
 
 from troupe.text import escape
 
-from . import _update_thread as thread
+from . import thread
 
 POLL_S = 2.0  # conversations.replies is Tier 3 (~50 a minute)
 

@@ -20,9 +20,9 @@ from typing import Any
 from troupe.releases import ReleaseError
 from troupe.text import escape
 
-from . import _update_thread as thread
-from ._update_release import safe
-from ._update_state import Step, load, save
+from . import thread
+from .release import safe
+from .state import Step, load, save
 
 log = logging.getLogger("troupe.plugin.update")
 

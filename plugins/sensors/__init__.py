@@ -56,8 +56,8 @@ from troupe.commands import command
 from troupe.config import Problem
 from troupe.plugin import Context, Plugin
 
-from ._sensors_check import SETTINGS, answer_wait, check_sensors
-from ._sensors_devices import Sensor, SensorSpec, Temperature, make_sensor
+from .check import SETTINGS, answer_wait, check_sensors
+from .devices import Sensor, SensorSpec, Temperature, make_sensor
 
 
 class Sensors(Plugin):

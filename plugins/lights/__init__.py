@@ -13,7 +13,7 @@
 Any Pi runs Hue lights (every Pi reaches the bridge); a GPIO light runs only
 on its Pi. `for N minutes` is scheduled with Slack, so the switch back happens
 even if the Pi that switched the light is gone by then. `lights` gives one
-answer: see `_lights_report` for how the state of other Pis' relays gets in.
+answer: see `report.py` for how the state of other Pis' relays gets in.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from troupe.commands import CommandSpec, command
 from troupe.config import Problem
 from troupe.plugin import Context, Plugin
 
-from ._lights_config import Light, read_settings
-from ._lights_hue import Hue, LightError, LightState
-from ._lights_report import REPORT_COMMAND, line, report_lines
+from .config import Light, read_settings
+from .hue import Hue, LightError, LightState
+from .report import REPORT_COMMAND, line, report_lines
 
 MAX_SECONDS = 120 * 86400  # Slack schedules messages up to 120 days ahead
 SECONDS = {"minute": 60, "minutes": 60, "second": 1, "seconds": 1}
