@@ -12,11 +12,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from troupe.sim.demo_chat import Chat, trail
-from troupe.sim.demo_hosts import Pi
-from troupe.sim.demo_house import House
-from troupe.sim.demo_setup import checked_plugin_config
-from troupe.sim.demo_testing import DemoProcess
+from troupe.demo.chat import Chat, trail
+from troupe.demo.configs import checked_plugin_config
+from troupe.demo.hosts import Pi
+from troupe.demo.house import House
+from troupe.demo.testing import DemoProcess
 from troupe.testing import wait_for
 
 pytestmark = pytest.mark.multihost

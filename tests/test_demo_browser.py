@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from troupe.sim.demo_testing import DemoProcess
+from troupe.demo.testing import DemoProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"

@@ -112,7 +112,7 @@ def _delegate(name: str, rest: list[str]) -> int:
         from troupe.sim.cli import main as sim_main
         return sim_main(rest)
     if name == "demo":
-        from troupe.sim.demo import main as demo_main
+        from troupe.demo.app import main as demo_main
         return demo_main(rest)
     if name == "hue":
         from troupe.hue_pair import main as hue_main

@@ -1,6 +1,6 @@
 """The demo's web side: the page, a JSON API and a websocket of live changes, on 127.0.0.1 only.
 
-    GET  /                         the page (static files from troupe/sim/static)
+    GET  /                         the page (static files from troupe/demo/static)
     GET  /api/state                everything the page shows, as one JSON object
     GET  /api/events               websocket: {"type": "snapshot", ...} then one object per change
     POST /api/say                  {"text", "thread_ts"?}: post in the channel as the person
@@ -18,24 +18,32 @@ import asyncio
 import contextlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-if TYPE_CHECKING:
-    from troupe.sim.demo import Demo
+from troupe.demo.errors import DemoError
 
 STATIC = Path(__file__).parent / "static"
 DEMO_KEY = web.AppKey("demo", object)
 HOSTS_KEY = web.AppKey("allowed_hosts", set)
 
 
-class DemoError(Exception):
-    """A request the demo cannot carry out; the message says why (HTTP 400 or `status`)."""
+class DemoActions(Protocol):
+    """What the page asks of the demo (``troupe.demo.app.Demo``); each action raises
+    ``DemoError`` when it cannot be carried out."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
+    page: Page
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+    async def say(self, text: str, thread_ts: str | None = None) -> str: ...
+
+    async def pi_action(self, name: str, action: str) -> dict[str, Any]: ...
+
+    def arm_trap(self, armed: bool) -> None: ...
+
+    async def drive_sensor(self, key: str, active: bool | None) -> dict[str, Any]: ...
 
 
 def _fail(message: str, status: int) -> web.Response:
@@ -68,7 +76,7 @@ async def _json(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def build_app(demo: Demo) -> web.Application:
+def build_app(demo: DemoActions) -> web.Application:
     app = web.Application(middlewares=[local_only], client_max_size=64 * 1024)
     app[DEMO_KEY] = demo
     app[HOSTS_KEY] = set()

@@ -165,6 +165,6 @@ def update_settings(source: dict[str, Any], root: Path) -> dict[str, Any]:
     two version tags); releases are built against the demo's own packages, with
     no network. The demo's supervisor plays systemd: a Pi that exits with
     status 75 is started again at once from `root/current/venv/bin/python`
-    (see demo_hosts.release_python).
+    (see troupe.demo.hosts.release_python).
     """
     return {**source, "root": str(root), "reuse_site_packages": True}

@@ -26,13 +26,14 @@ from typing import Any, TextIO
 from aiohttp import web
 
 import troupe
-from troupe.sim.demo_chat import Chat
-from troupe.sim.demo_gpio import GpioWatch
-from troupe.sim.demo_hosts import Pi
-from troupe.sim.demo_house import HUE_GROUPS, HUE_LIGHTS, LEASE_S, House, sim_gpio_available
-from troupe.sim.demo_setup import checked_plugin_config, house_view
-from troupe.sim.demo_source import LocalSource, make_local_source
-from troupe.sim.demo_web import HOSTS_KEY, DemoError, Page, build_app
+from troupe.demo.chat import Chat
+from troupe.demo.configs import checked_plugin_config, house_view
+from troupe.demo.errors import DemoError
+from troupe.demo.gpio_watch import GpioWatch
+from troupe.demo.hosts import Pi
+from troupe.demo.house import HUE_GROUPS, HUE_LIGHTS, LEASE_S, House, sim_gpio_available
+from troupe.demo.source import LocalSource, make_local_source
+from troupe.demo.web import HOSTS_KEY, Page, build_app
 from troupe.text import escape
 
 _ROLL_CALL = re.compile(r"(pi-\d+) here: version (\S+?),")

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from troupe.sim.demo_house import HUE_LIGHTS, House, slug
+from troupe.demo.house import HUE_LIGHTS, House, slug
 from troupe.testing import dump_toml
 
 # -- configuration -------------------------------------------------------------------
