@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
-if TYPE_CHECKING:
-    from .server import SimServer
+from .controls import Controls
 
 
 def _ok(data: Any = None) -> web.Response:
@@ -32,8 +32,17 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def admin_routes(server: SimServer) -> list[web.RouteDef]:
-    """GET for state, POST (JSON body) for faults; errors are 400 with a message."""
+def admin_routes(
+    controls: Controls,
+    info: Callable[[], dict[str, Any]],
+    feed_log: Iterable[dict[str, Any]],
+    subscribers: set[asyncio.Queue[dict[str, Any]]],
+) -> list[web.RouteDef]:
+    """GET for state, POST (JSON body) for faults; errors are 400 with a message.
+
+    ``info`` is what a client needs to connect, ``feed_log`` the recent feed items,
+    and ``subscribers`` the feed's queues: /_sim/events adds one per open socket.
+    """
 
     def post(path: str, action: Any) -> web.RouteDef:
         async def handler(request: web.Request) -> web.Response:
@@ -61,7 +70,7 @@ def admin_routes(server: SimServer) -> list[web.RouteDef]:
         ws = web.WebSocketResponse(heartbeat=20)
         await ws.prepare(request)
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        server.subscribers.add(queue)
+        subscribers.add(queue)
 
         async def pump() -> None:
             while True:
@@ -74,35 +83,35 @@ def admin_routes(server: SimServer) -> list[web.RouteDef]:
                 if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
                     break
         finally:
-            server.subscribers.discard(queue)
+            subscribers.discard(queue)
             task.cancel()
         return ws
 
-    s = server
+    c = controls
     return [
-        get("", lambda q: s.info()),
-        get("info", lambda q: s.info()),
-        get("messages", lambda q: s.ctl_messages(q.get("thread_ts"))),
-        get("pins", lambda q: s.ctl_pins()),
-        get("reactions", lambda q: s.ctl_reactions(q["ts"])),
-        get("counts", lambda q: s.ctl_call_counts()),
-        get("apps", lambda q: s.ctl_apps()),
-        get("log", lambda q: s.ctl_log()),
-        get("feed", lambda q: [i for i in s.feed_log if i["seq"] > int(q.get("since", 0))]),
+        get("", lambda q: info()),
+        get("info", lambda q: info()),
+        get("messages", lambda q: c.messages(q.get("thread_ts"))),
+        get("pins", lambda q: c.pins()),
+        get("reactions", lambda q: c.reactions(q["ts"])),
+        get("counts", lambda q: c.call_counts()),
+        get("apps", lambda q: c.apps()),
+        get("log", lambda q: c.log()),
+        get("feed", lambda q: [i for i in feed_log if i["seq"] > int(q.get("since", 0))]),
         web.get("/_sim/events", events),
-        post("users", lambda b: s.ctl_add_user(b["name"])),
-        post("post", lambda b: s.ctl_post(b["text"], b.get("user"), b.get("thread_ts"))),
+        post("users", lambda b: c.add_user(b["name"])),
+        post("post", lambda b: c.post(b["text"], b.get("user"), b.get("thread_ts"))),
         post(
             "close_connections",
-            lambda b: s.ctl_close_connections(b["app"], b.get("disconnect")),
+            lambda b: c.close_connections(b["app"], b.get("disconnect")),
         ),
-        post("cut_off", lambda b: s.ctl_cut_off(b["app"])),
-        post("restore", lambda b: s.ctl_restore(b["app"])),
-        post("event_delay", lambda b: s.ctl_set_event_delay(b["ms"])),
-        post("duplicate_events", lambda b: s.ctl_duplicate_events(b.get("enabled", True))),
+        post("cut_off", lambda b: c.cut_off(b["app"])),
+        post("restore", lambda b: c.restore(b["app"])),
+        post("event_delay", lambda b: c.set_event_delay(b["ms"])),
+        post("duplicate_events", lambda b: c.duplicate_events(b.get("enabled", True))),
         post(
             "fail_method",
-            lambda b: s.ctl_fail_method(
+            lambda b: c.fail_method(
                 b["method"],
                 b.get("mode", "5xx"),
                 b.get("error", "internal_error"),
@@ -111,5 +120,5 @@ def admin_routes(server: SimServer) -> list[web.RouteDef]:
                 int(b.get("status", 500)),
             ),
         ),
-        post("latency", lambda b: s.ctl_set_latency(b["ms"])),
+        post("latency", lambda b: c.set_latency(b["ms"])),
     ]

@@ -1,34 +1,40 @@
 """Fault injection and inspection: the operations behind both the Python API and /_sim/.
 
-A mixin of ``SimServer``; every method runs on the server's loop thread.
+``SimServer`` hands ``Controls`` the parts it works on; every method runs on the
+server's loop thread.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
-from .model import SlackError
-
-if TYPE_CHECKING:
-    from .server import SimServer
+from .faults import Faults, Recorder
+from .model import SlackError, Workspace
+from .socketmode import SocketModeHub
 
 DISCONNECT_REASONS = ("refresh_requested", "warning", "link_disabled")
 
 
 class Controls:
-    def _app_name(self: SimServer, app: Any) -> str:
+    """The people, faults and records of one emulated workspace, as operations."""
+
+    def __init__(self, model: Workspace, faults: Faults, recorder: Recorder, hub: SocketModeHub,
+                 feed: Callable[[str, dict[str, Any]], None]) -> None:
+        self.model, self.faults, self.recorder, self.hub = model, faults, recorder, hub
+        self.feed = feed
+
+    def _app_name(self, app: Any) -> str:
         if not isinstance(app, str) or app not in self.model.apps:
             raise KeyError(f"unknown app {app!r}; apps are {sorted(self.model.apps)}")
         return app
 
     # -- people ----------------------------------------------------------
 
-    def ctl_add_user(self: SimServer, name: str) -> dict[str, str]:
+    def add_user(self, name: str) -> dict[str, str]:
         return self.model.add_user(str(name)).public()
 
-    def ctl_post(
-        self: SimServer, text: str, user: str | None = None, thread_ts: str | None = None
-    ) -> str:
+    def post(self, text: str, user: str | None = None, thread_ts: str | None = None) -> str:
         model = self.model
         who_user = model.person
         if user:
@@ -44,28 +50,28 @@ class Controls:
 
     # -- faults ----------------------------------------------------------
 
-    async def ctl_close_connections(self: SimServer, app: str, disconnect: str | None) -> int:
+    async def close_connections(self, app: str, disconnect: str | None) -> int:
         if disconnect is not None and disconnect not in DISCONNECT_REASONS:
             raise ValueError(f"disconnect must be None or one of {DISCONNECT_REASONS}")
         return await self.hub.close_connections(self._app_name(app), disconnect)
 
-    def ctl_cut_off(self: SimServer, app: str) -> None:
+    def cut_off(self, app: str) -> None:
         self.faults.cut_off(self._app_name(app))
         self.feed("app_cut_off", {"app": app})
 
-    def ctl_restore(self: SimServer, app: str) -> None:
+    def restore(self, app: str) -> None:
         self.faults.restore(self._app_name(app))
         self.feed("app_restored", {"app": app})
         self.hub.flush(app)
 
-    def ctl_set_event_delay(self: SimServer, ms: float) -> None:
+    def set_event_delay(self, ms: float) -> None:
         self.faults.event_delay_ms = float(ms)
 
-    def ctl_duplicate_events(self: SimServer, enabled: bool) -> None:
+    def duplicate_events(self, enabled: bool) -> None:
         self.faults.duplicate = bool(enabled)
 
-    def ctl_fail_method(
-        self: SimServer,
+    def fail_method(
+        self,
         method: str,
         mode: str = "5xx",
         error: str = "internal_error",
@@ -77,12 +83,12 @@ class Controls:
             self._app_name(app)
         self.faults.fail_method(method, mode, error, count, app, status)
 
-    def ctl_set_latency(self: SimServer, ms: float) -> None:
+    def set_latency(self, ms: float) -> None:
         self.faults.latency_ms = float(ms)
 
     # -- inspection ------------------------------------------------------
 
-    def ctl_messages(self: SimServer, thread_ts: str | None = None) -> list[dict[str, Any]]:
+    def messages(self, thread_ts: str | None = None) -> list[dict[str, Any]]:
         chan = self.model.home
         out = []
         for ts in sorted(chan.messages, key=float):
@@ -95,10 +101,10 @@ class Controls:
             out.append(self.model.render(chan, msg, metadata=True))
         return out
 
-    def ctl_pins(self: SimServer) -> list[dict[str, Any]]:
+    def pins(self) -> list[dict[str, Any]]:
         return self.model.pin_items(self.model.home)
 
-    def ctl_reactions(self: SimServer, ts: str) -> list[dict[str, Any]]:
+    def reactions(self, ts: str) -> list[dict[str, Any]]:
         try:
             msg = self.model.find_message(self.model.home, ts)
         except SlackError:
@@ -108,13 +114,13 @@ class Controls:
             for r in msg.get("_reactions", [])
         ]
 
-    def ctl_call_counts(self: SimServer) -> dict[str, dict[str, int]]:
+    def call_counts(self) -> dict[str, dict[str, int]]:
         return self.recorder.call_counts()
 
-    def ctl_connections(self: SimServer, app: str) -> int:
+    def connections(self, app: str) -> int:
         return self.hub.connections(self._app_name(app))
 
-    def ctl_apps(self: SimServer) -> list[dict[str, Any]]:
+    def apps(self) -> list[dict[str, Any]]:
         return [
             {
                 "name": a.name,
@@ -128,7 +134,7 @@ class Controls:
             for a in self.model.apps.values()
         ]
 
-    def ctl_log(self: SimServer) -> dict[str, list[dict[str, Any]]]:
+    def log(self) -> dict[str, list[dict[str, Any]]]:
         return {
             "calls": list(self.recorder.calls),
             "deliveries": list(self.recorder.deliveries),

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from . import webapi
+from .admin import admin_routes
 from .controls import Controls
 from .faults import Faults, Recorder
 from .model import SlackError, Workspace
@@ -98,7 +99,7 @@ def bearer(request: web.Request) -> str | None:
     return None
 
 
-class SimServer(Controls):
+class SimServer:
     def __init__(
         self,
         apps: int = 3,
@@ -126,6 +127,7 @@ class SimServer(Controls):
         self.model.on_event = self.hub.dispatch
         self.model.on_feed = self.feed
         self.model.schedule_at = self._schedule_at
+        self.controls = Controls(self.model, self.faults, self.recorder, self.hub, self.feed)
         self.base_url = ""
 
     def info(self) -> dict[str, Any]:
@@ -186,12 +188,12 @@ class SimServer(Controls):
                 log.exception("Slack emulator listener %r failed on %s", fn, item["type"])
 
     def build_app(self) -> web.Application:
-        from .admin import admin_routes
-
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_route("*", "/api/{method}", self.api)
         app.router.add_get("/link/", self.hub.handle)
-        app.router.add_routes(admin_routes(self))
+        app.router.add_routes(
+            admin_routes(self.controls, self.info, self.feed_log, self.subscribers)
+        )
         return app
 
     async def _hang(self, request: web.Request, until: Callable[[], bool] | None = None) -> bool:

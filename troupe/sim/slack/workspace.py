@@ -166,11 +166,11 @@ class SlackWorkspace:
         return self._server.model.apps[name].public()
 
     def add_user(self, name: str) -> dict[str, str]:
-        return self._call(self._server.ctl_add_user, name)
+        return self._call(self._server.controls.add_user, name)
 
     def post(self, text: str, user: str | None = None, thread_ts: str | None = None) -> str:
         """Posts a person's message as if typed in the channel; returns its ts."""
-        return self._call(self._server.ctl_post, text, user, thread_ts)
+        return self._call(self._server.controls.post, text, user, thread_ts)
 
     # -- listeners -------------------------------------------------------
 
@@ -213,20 +213,20 @@ class SlackWorkspace:
 
     def close_connections(self, app: str, disconnect: str | None = None) -> int:
         """Closes the app's Socket Mode connections, after a disconnect message if given."""
-        return self._call(self._server.ctl_close_connections, app, disconnect)
+        return self._call(self._server.controls.close_connections, app, disconnect)
 
     def cut_off(self, app: str) -> None:
         """The app's calls hang, its websockets go silent and its events are held."""
-        self._call(self._server.ctl_cut_off, app)
+        self._call(self._server.controls.cut_off, app)
 
     def restore(self, app: str) -> None:
-        self._call(self._server.ctl_restore, app)
+        self._call(self._server.controls.restore, app)
 
     def set_event_delay(self, ms: float) -> None:
-        self._call(self._server.ctl_set_event_delay, ms)
+        self._call(self._server.controls.set_event_delay, ms)
 
     def duplicate_events(self, enabled: bool = True) -> None:
-        self._call(self._server.ctl_duplicate_events, enabled)
+        self._call(self._server.controls.duplicate_events, enabled)
 
     def fail_method(
         self,
@@ -238,31 +238,31 @@ class SlackWorkspace:
         status: int = 500,
     ) -> None:
         """The next ``count`` calls of ``method`` (by ``app``, or anyone) fail."""
-        self._call(self._server.ctl_fail_method, method, mode, error, count, app, status)
+        self._call(self._server.controls.fail_method, method, mode, error, count, app, status)
 
     def set_latency(self, ms: float) -> None:
-        self._call(self._server.ctl_set_latency, ms)
+        self._call(self._server.controls.set_latency, ms)
 
     # -- inspection ------------------------------------------------------
 
     def messages(self, thread_ts: str | None = None) -> list[dict[str, Any]]:
-        return self._call(self._server.ctl_messages, thread_ts)
+        return self._call(self._server.controls.messages, thread_ts)
 
     def pins(self) -> list[dict[str, Any]]:
-        return self._call(self._server.ctl_pins)
+        return self._call(self._server.controls.pins)
 
     def reactions(self, ts: str) -> list[dict[str, Any]]:
-        return self._call(self._server.ctl_reactions, ts)
+        return self._call(self._server.controls.reactions, ts)
 
     def call_counts(self) -> dict[str, dict[str, int]]:
-        return self._call(self._server.ctl_call_counts)
+        return self._call(self._server.controls.call_counts)
 
     def connections(self, app: str) -> int:
-        return self._call(self._server.ctl_connections, app)
+        return self._call(self._server.controls.connections, app)
 
     def apps_status(self) -> list[dict[str, Any]]:
-        return self._call(self._server.ctl_apps)
+        return self._call(self._server.controls.apps)
 
     def log(self) -> dict[str, list[dict[str, Any]]]:
         """Append-only records: {"calls": [...], "deliveries": [...]}."""
-        return self._call(self._server.ctl_log)
+        return self._call(self._server.controls.log)
