@@ -34,6 +34,7 @@ def main():
         print("{version}")
     elif args[:1] == ["check"]:
         print("checked {version} with", args[2], "at niceness", os.nice(0))
+        print("bot token seen:", os.environ.get("TROUPE_SLACK_BOT_TOKEN"))
         sys.exit({check_rc})
 '''
 
@@ -215,6 +216,84 @@ def test_require_signed_tags(origin, root, tmp_path):
     commit_version(origin, "v11")
     git(origin, "tag", "-s", "-m", "v11", "v11")
     assert signed.fetch("v11", tmp_path / "work") == [str(tmp_path / "work" / "src")]
+
+
+def plant_branch(repo: Path, name: str) -> None:
+    """A branch called like a tag, holding other code ("evil"), pushed by someone with
+    write access to the source but not the signing key."""
+    git(repo, "checkout", "-q", "-b", name)
+    commit_version(repo, "evil")
+    git(repo, "checkout", "-q", "main")
+
+
+def test_a_branch_named_like_a_tag_changes_nothing(origin, root):
+    plant_branch(origin, "v2")
+    assert GitSource(str(origin)).versions() == ["v1", "v2", "v3", "v10"]
+    root.build("v2")
+    assert run_bin(root.troupe_bin("v2"), "version") == "v2"
+    src = root.release_dir("v2") / "src"
+    assert git(src, "rev-parse", "HEAD") == git(origin, "rev-parse", "v2^{commit}")
+    assert git(src, "for-each-ref", "--format=%(refname)") == "refs/tags/v2\n"
+
+
+def test_a_branch_named_like_a_signed_tag_changes_nothing(origin, tmp_path):
+    commit_version(origin, "v11")
+    git(origin, "tag", "-s", "-m", "v11", "v11")
+    plant_branch(origin, "v11")
+    src = Path(GitSource(str(origin), require_signed=True).fetch("v11", tmp_path / "w")[0])
+    assert 'print("v11")' in (src / "src" / "troupe" / "__init__.py").read_text()
+    assert git(src, "rev-parse", "HEAD") == git(origin, "rev-parse", "v11^{commit}")
+
+    # a branch named like an unsigned tag: still refused, the branch's own state aside
+    plant_branch(origin, "v2")
+    with pytest.raises(ReleaseError, match="tag v2 is not signed"):
+        GitSource(str(origin), require_signed=True).fetch("v2", tmp_path / "w2")
+
+
+SECRET_URL = "https://bob:s3cret-pw@git.example.invalid/troupe.git"
+
+
+def test_url_credentials_are_never_written_or_shown(origin, tmp_path, monkeypatch):
+    # git fetches the local origin in place of the URL; the URL is what troupe is given
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", f"url.{origin}.insteadOf")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", SECRET_URL)
+    root = ReleaseRoot(tmp_path / "opt", GitSource(SECRET_URL), reuse_site_packages=True)
+    root.build("v1")
+    release = root.release_dir("v1")
+    assert "git https://git.example.invalid/troupe.git" in (release / "RELEASE").read_text()
+    leaks = subprocess.run(["grep", "-rl", "s3cret-pw", str(release)],
+                           capture_output=True, text=True).stdout
+    assert leaks == ""  # not in RELEASE, not in src/.git/config, not in FETCH_HEAD
+
+    with pytest.raises(ReleaseError) as err:
+        root.build("v99")
+    assert "s3cret" not in str(err.value) and "git.example.invalid" in str(err.value)
+    monkeypatch.delenv("GIT_CONFIG_COUNT")
+    unreachable = GitSource("https://bob:s3cret-pw@127.0.0.1:9/none.git")
+    with pytest.raises(ReleaseError) as err:
+        unreachable.versions()
+    assert "s3cret" not in str(err.value) and "127.0.0.1:9" in str(err.value)
+
+
+def test_git_and_the_health_check_never_see_the_slack_tokens(origin, tmp_path, monkeypatch):
+    monkeypatch.setenv("TROUPE_SLACK_BOT_TOKEN", "xoxb-1-real-bot-token")
+    monkeypatch.setenv("TROUPE_SLACK_APP_TOKEN", "xapp-1-real-app-token")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-2-another")
+    seen = tmp_path / "git-env"
+    wrapper = tmp_path / "git-wrapper"
+    wrapper.write_text(f'#!/bin/sh\nenv >> "{seen}"\nexec git "$@"\n')
+    wrapper.chmod(0o755)
+    root = ReleaseRoot(tmp_path / "opt", GitSource(str(origin), git=str(wrapper)),
+                       reuse_site_packages=True)
+    root.build("v1")
+    assert "GIT_CONFIG_GLOBAL=" in seen.read_text()  # the rest of the environment is kept
+    assert "xoxb-" not in seen.read_text() and "xapp-" not in seen.read_text()
+    config = tmp_path / "troupe.toml"
+    config.write_text("[slack]\nchannel = 'home'\n")
+    ok, out = root.health_check("v1", config)
+    assert ok and "bot token seen: xoxb-withheld-from-health-check" in out
+    assert "real-bot-token" not in out
 
 
 def test_release_main(root, origin, tmp_path, capsys):

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Protocol
 
 from troupe.files import fsync_dir, write_atomic
+from troupe.secrets import child_env, redact, strip_url_credentials
 
 __all__ = [
     "VERSION_RE", "ReleaseError", "GitSource", "IndexSource", "ReleaseRoot",
@@ -61,6 +62,10 @@ VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 MARKER = "RELEASE"
 FAILED = "FAILED"
 REUSE_PTH = "_troupe_reuse.pth"
+# What the health check's `troupe check` sees for token variables set here: a release
+# being checked never gets the real tokens (troupe.secrets.child_env).
+TOKEN_STANDINS = {"TROUPE_SLACK_BOT_TOKEN": "xoxb-withheld-from-health-check",
+                  "TROUPE_SLACK_APP_TOKEN": "xapp-withheld-from-health-check"}
 BUILD_NICENESS = 10  # builds and checks yield the CPU to the running bot (a Pi Zero has one core)
 
 
@@ -101,23 +106,25 @@ def _niced(cmd: Sequence[str]) -> list[str]:
 
 def _run(cmd: Sequence[str], *, cwd: Path | None = None, timeout: float = 600,
          env: dict[str, str] | None = None) -> str:
+    """Run ``cmd`` without the Slack tokens in its environment; errors carry no credentials."""
     try:
         proc = subprocess.run(_niced(cmd), cwd=cwd, capture_output=True, text=True,
-                              timeout=timeout, env=env)
+                              timeout=timeout, env=child_env() if env is None else env)
     except subprocess.TimeoutExpired as exc:
         raise ReleaseError(f"{cmd[0]} timed out after {timeout:.0f}s") from exc
     except FileNotFoundError as exc:
         raise ReleaseError(f"{cmd[0]} not found") from exc
     if proc.returncode != 0:
-        raise ReleaseError(
+        raise ReleaseError(redact(
             f"{' '.join(cmd[:3])} ... failed ({proc.returncode}): "
-            f"{(proc.stderr or proc.stdout).strip()[-2000:]}")
+            f"{(proc.stderr or proc.stdout).strip()[-2000:]}"))
     return proc.stdout
 
 
 def _clean_env() -> dict[str, str]:
-    """The environment for child builds and checks, free of this process's Python."""
-    env = {k: v for k, v in os.environ.items()
+    """The environment for child builds and checks: free of this process's Python and of
+    the Slack tokens (troupe.secrets.child_env)."""
+    env = {k: v for k, v in child_env().items()
            if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "__PYVENV_LAUNCHER__")}
     env["PYTHONNOUSERSITE"] = "1"
     return env
@@ -150,7 +157,8 @@ class GitSource:
         self.git = git
 
     def describe(self) -> str:
-        return f"git {self.url} (tags {self.ref_pattern})"
+        """Where versions come from, without the URL's credentials (it is shown and written)."""
+        return f"git {strip_url_credentials(self.url)} (tags {self.ref_pattern})"
 
     def versions(self) -> list[str]:
         out = _run([self.git, "ls-remote", "--tags", "--refs", self.url], timeout=120)
@@ -167,18 +175,31 @@ class GitSource:
         return offered[-1] if offered else None
 
     def fetch(self, version: str, workdir: Path) -> list[str]:
-        """Clone the tag into ``workdir/src``; return what pip installs."""
+        """Check out the commit tag ``version`` names into ``workdir/src``; return what pip
+        installs.
+
+        Only ``refs/tags/<version>`` is fetched (never ``git clone --branch``, which
+        prefers a branch of the same name), verified if ``require_signed``, and that
+        same local ref is checked out: a branch named like a tag changes nothing. The
+        URL is given to ``git fetch`` directly, never saved as a remote, so its
+        credentials are not written into ``src/.git``.
+        """
         _offered(self, version)
         src = Path(workdir) / "src"
         if src.exists():
             shutil.rmtree(src)
-        _run([self.git, "-c", "advice.detachedHead=false", "clone", "--quiet",
-              "--depth", "1", "--branch", version, "--", self.url, str(src)], timeout=600)
+        ref = f"refs/tags/{version}"
+        _run([self.git, "init", "--quiet", "--", str(src)], timeout=60)
+        _run([self.git, "-C", str(src), "fetch", "--quiet", "--no-tags", "--depth", "1",
+              "--", self.url, f"+{ref}:{ref}"], timeout=600)
         if self.require_signed:
             try:
-                _run([self.git, "-C", str(src), "verify-tag", version], timeout=60)
+                _run([self.git, "-C", str(src), "verify-tag", ref], timeout=60)
             except ReleaseError as exc:
                 raise ReleaseError(f"tag {version} is not signed by a trusted key: {exc}") from exc
+        _run([self.git, "-C", str(src), "-c", "advice.detachedHead=false", "checkout",
+              "--quiet", "--detach", f"{ref}^{{commit}}"], timeout=120)
+        (src / ".git" / "FETCH_HEAD").unlink(missing_ok=True)  # it names the URL
         return [str(src)]
 
 
@@ -424,6 +445,10 @@ class ReleaseRoot:
         if not self.is_complete(version):
             return False, f"{version} is not built"
         venv = self.release_dir(version) / "venv" / "bin"
+        env = _clean_env()
+        for var in TOKEN_STANDINS:  # the check reads their shape, never needs the real ones
+            if os.environ.get(var):
+                env[var] = TOKEN_STANDINS[var]
         steps = [
             [str(venv / "troupe"), "check", "--config", str(config_path)],
             [str(venv / "python"), "-c",
@@ -434,7 +459,7 @@ class ReleaseRoot:
         for cmd in steps:
             try:
                 proc = subprocess.run(_niced(cmd), capture_output=True, text=True,
-                                      timeout=timeout, env=_clean_env(),
+                                      timeout=timeout, env=env,
                                       cwd=self.release_dir(version))
             except subprocess.TimeoutExpired:
                 output.append(f"{Path(cmd[0]).name} timed out after {timeout:.0f}s")

@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 import re
 
+from troupe.secrets import redact
+
+__all__ = ["escape", "unescape", "command_text", "redact", "RedactingFilter"]
+
 _MENTION = re.compile(r"^\s*<@[UW][A-Z0-9]+(\|[^>]*)?>:?\s*")
-_TOKEN = re.compile(r"xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+")
 
 
 def escape(text: str) -> str:
@@ -24,16 +27,21 @@ def command_text(text: str) -> str:
     return _MENTION.sub("", unescape(text or "")).strip()
 
 
-def redact(text: str) -> str:
-    return _TOKEN.sub("xox?-<redacted>", text)
-
-
 class RedactingFilter(logging.Filter):
-    """Replace anything that looks like a Slack token in a log record."""
+    """Mask Slack tokens and URL credentials in a log record: message, traceback, stack."""
+
+    _formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         redacted = redact(message)
         if redacted != message:
             record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            # formatted here, once: the handler's formatter uses exc_text when it is set
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
