@@ -3,7 +3,9 @@
 transport -> core -> guard -> plugin. The core reads each channel message once
 (duplicated deliveries are dropped here), decides whether it is a command from
 someone allowed to give it, matches it to a plugin command and asks the guard
-to run it in the command's mode.
+to run it in the command's mode. It composes the parts with a job of their own:
+`troupe.authors` (who a message is from, who may command), `troupe.catchup` (what
+was missed while away) and `troupe.slack_web` (the client, what Slack's errors mean).
 """
 
 from __future__ import annotations
@@ -24,54 +26,29 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 
 import troupe
 from slackmq import Markers, SlackMQ
-from troupe.commands import CommandSpec, Match, best_match, commands_of, suggest
+from troupe.authors import COMMAND_EVENT, Authors
+from troupe.catchup import CatchUp
+from troupe.commands import CommandSpec, commands_of
 from troupe.config import Config
 from troupe.guard import PREFERRED_WINDOW, Guard, Job, preferred_window
+from troupe.help import suggest
+from troupe.patterns import Match, best_match
 from troupe.plugin import Context, Plugin, RestartRequested
+from troupe.slack_web import TRANSIENT_ERRORS, StartupError, explain, make_web_client, why
 from troupe.state import HostState
 from troupe.text import command_text, escape, unescape
 from troupe.transport import Event, Transport
 
 log = logging.getLogger("troupe.core")
 
-COMMAND_EVENT = "troupe_command"  # metadata event_type of commands the federation posts itself
 REPLY_EVENT = "troupe_reply"  # metadata event_type of answers to a command
-FEDERATION = "(federation)"  # the author of commands a Pi posts on no one's behalf
-CATCH_UP_WINDOW = 3600.0  # on start, look this far back for commands nobody ran
-CATCH_UP_MARGIN = 120.0  # on reconnect, look this far before the last message seen
 GATHER_POLL = 0.25  # seconds between looks at a thread while gathering answers
 IGNORED_SUBTYPES = {"message_changed", "message_deleted", "channel_join", "channel_leave",
                     "channel_topic", "channel_purpose", "channel_name", "bot_add", "bot_remove",
                     "pinned_item", "unpinned_item", "ephemeral", "message_replied"}
-
-
-TRANSIENT_ERRORS = {"ratelimited", "service_unavailable", "fatal_error", "internal_error",
-                    "request_timeout"}
-
-
-class StartupError(Exception):
-    """Slack refused this Pi's configuration: starting again will not help."""
-
-
-def _explain(error: str) -> str:
-    hints = {
-        "invalid_auth": "Slack refused the bot token (invalid_auth): check slack.bot_token",
-        "not_authed": "no bot token was sent (not_authed): check slack.bot_token",
-        "account_inactive": "the bot token belongs to a deleted app (account_inactive)",
-        "token_revoked": "the bot token was revoked (token_revoked): reinstall the app",
-        "missing_scope": "the app lacks a scope it needs (missing_scope): "
-                         "create it from deploy/slack-app-manifest.yaml",
-        "channel_not_found": "the channel in slack.channel does not exist or the bot cannot see it",
-    }
-    return hints.get(error, f"Slack refused to connect: {error}")
 
 
 class SeenMessages:
@@ -102,21 +79,6 @@ class Command:
     user: str
     source: str
     reactions: list[dict[str, Any]]
-
-
-def make_web_client(config: Config) -> WebClient:
-    """A WebClient that waits out 429s and retries connection errors and 5xx."""
-    kwargs = {"base_url": config.slack.api_url} if config.slack.api_url else {}
-    return WebClient(
-        token=config.slack.bot_token,
-        timeout=15,
-        retry_handlers=[
-            RateLimitErrorRetryHandler(max_retry_count=5),
-            ConnectionErrorRetryHandler(max_retry_count=3),
-            ServerErrorRetryHandler(max_retry_count=3),
-        ],
-        **kwargs,
-    )
 
 
 class Bot:
@@ -150,11 +112,11 @@ class Bot:
         self.guard: Guard | None = None
         self.transport: Transport | None = None
         self.last_seen_ts: str | None = None
-        self._member_cache: dict[str, bool] = {}
+        self.authors = Authors(self.web, config.auth_users)
         self.exit_code = 0
         self._stopped = threading.Event()
         self._wake_main: socket.socket | None = None  # run()'s main thread sleeps on it
-        self._catch_up_lock = threading.Lock()
+        self.catching_up = CatchUp(self.web, self.name, self.on_event)
 
     # ---- Host: what plugins may use --------------------------------------
     def remember(self, **settings: Any) -> str | None:
@@ -243,7 +205,7 @@ class Bot:
     def federation_members(self) -> list[str]:
         """The names of the bots in the channel: the Pis of this federation."""
         names = []
-        for user in self._channel_members():
+        for user in self.authors.channel_members():
             try:
                 info = self.web.users_info(user=user)["user"]
             except SlackApiError:
@@ -258,6 +220,7 @@ class Bot:
         auth = self.web.auth_test()
         self.user_id, self.bot_id = auth["user_id"], auth.get("bot_id") or ""
         self.channel_id, self.channel_name = self._find_channel(self.config.slack.channel)
+        self.authors.serve(self.channel_id, self.user_id)
         self.mq = SlackMQ(client=self.web, channel=self.channel_id, lease=self.config.lease)
         configured = (self.config.preferred_window or PREFERRED_WINDOW
                       if self.config.preferred_claims else 0.0)
@@ -295,7 +258,7 @@ class Bot:
             except SlackApiError as e:
                 error = e.response.get("error", "")
                 if e.response.status_code < 500 and error not in TRANSIENT_ERRORS:
-                    raise StartupError(_explain(error)) from None
+                    raise StartupError(explain(error)) from None
                 reason = f"{error or e.response.status_code}"
             except (OSError, TimeoutError) as e:
                 reason = type(e).__name__
@@ -414,53 +377,7 @@ class Bot:
 
     def catch_up(self) -> None:
         """After (re)connecting: run commands posted while this Pi was away."""
-        with self._catch_up_lock:
-            # A margin before the last message seen: a delayed delivery may have been lost
-            # with the connection. Messages seen already are dropped by `seen`.
-            since = (float(self.last_seen_ts) - CATCH_UP_MARGIN if self.last_seen_ts
-                     else time.time() - CATCH_UP_WINDOW)
-            oldest = f"{since:.6f}"
-            cursor, messages = None, []
-            while True:
-                page = self.web.conversations_history(channel=self.channel_id, oldest=oldest,
-                                                      limit=200, cursor=cursor,
-                                                      include_all_metadata=True)
-                messages += page.get("messages", [])
-                cursor = (page.get("response_metadata") or {}).get("next_cursor")
-                if not page.get("has_more") or not cursor:
-                    break
-            messages += self._pinned_elsewhere({m.get("ts") for m in messages})
-            log.info("%s catching up on %d message(s)", self.name, len(messages))
-            for message in sorted(messages, key=lambda m: float(m.get("ts", 0))):
-                message.setdefault("channel", self.channel_id)
-                self.on_event(Event("message", message, source="history"))
-
-    def _pinned_elsewhere(self, known: set[Any]) -> list[dict[str, Any]]:
-        """Claimed messages the history read does not show: thread replies (scene steps,
-        commands typed in a thread) and claims older than the window. Their holder may have
-        died with every Pi that was watching it; one pins.list finds them again."""
-        try:
-            items = self.web.pins_list(channel=self.channel_id).get("items") or []
-        except Exception as e:  # noqa: BLE001 - the history read stands on its own
-            log.warning("%s could not list pins while catching up: %s", self.name,
-                        _why(e))
-            return []
-        pinned = [item["message"] for item in items
-                  if isinstance(item.get("message"), dict)
-                  and item["message"].get("ts") not in known]
-        # pins.list gives no metadata, and a federation command (a scene step) is one only
-        # with its metadata: read those messages again from their threads.
-        full: dict[str, dict[str, Any]] = {}
-        for thread in {m.get("thread_ts") or m.get("ts") for m in pinned if m.get("bot_id")}:
-            try:
-                page = self.web.conversations_replies(channel=self.channel_id, ts=thread,
-                                                      limit=1000, include_all_metadata=True)
-            except Exception as e:  # noqa: BLE001 - the pin is found again next time
-                log.warning("%s could not read thread %s while catching up: %s", self.name,
-                            thread, _why(e))
-                continue
-            full.update({m.get("ts"): m for m in page.get("messages", [])})
-        return [full.get(m.get("ts"), m) for m in pinned]
+        self.catching_up.run(self.channel_id, lambda: self.last_seen_ts)
 
     def handle_message(self, message: dict[str, Any], source: str = "live") -> None:
         if message.get("channel") != self.channel_id or message.get("subtype") in IGNORED_SUBTYPES:
@@ -472,7 +389,7 @@ class Bot:
             self.last_seen_ts = ts
         if not self.seen.first_time(ts):
             return
-        author = self._author(message)
+        author = self.authors.author(message)
         if author is None:
             return
         cmd = Command(ts=ts, thread_ts=message.get("thread_ts"),
@@ -484,7 +401,7 @@ class Bot:
         # Finished while this Pi was away: nothing to do and no call spent. (A broadcast or
         # sequential command is finished only for the Pis whose own marker it carries.)
         finished = source == "history" and _has_outcome(cmd.reactions)
-        if not self._authorized(author):
+        if not self.authors.authorized(author):
             if not finished:
                 self._exclusive_answer(cmd, "refused", lambda: self._refuse(cmd))
             return
@@ -522,7 +439,7 @@ class Bot:
             claim = self.mq.take_over(message["ts"], idempotent=True)
         except Exception as e:  # noqa: BLE001 - a pin left over is untidy, not harmful
             log.warning("%s %s could not unpin a finished command: %s", self.name,
-                        message["ts"], _why(e))
+                        message["ts"], why(e))
             return
         if claim.status == "done":
             log.info("%s %s finished but still pinned: unpinned", self.name, message["ts"])
@@ -535,7 +452,7 @@ class Bot:
             found = self.web.reactions_get(channel=self.channel_id, timestamp=ts, full=True)
         except Exception as e:  # noqa: BLE001 - run it rather than drop it
             log.warning("%s %s could not read its markers (%s); running it", self.name, ts,
-                        _why(e))
+                        why(e))
             return False
         return _has_outcome((found.get("message") or {}).get("reactions") or [], self.user_id)
 
@@ -546,56 +463,7 @@ class Bot:
         holder = self.mq.holder(cmd.ts)
         return holder is not None and holder.user_id == self.user_id
 
-    # ---- who and what -------------------------------------------------------
-    def _author(self, message: dict[str, Any]) -> str | None:
-        """The user a command counts as coming from, or None if it is not a command."""
-        if message.get("bot_id") or message.get("subtype") == "bot_message":
-            metadata = message.get("metadata") or {}
-            if metadata.get("event_type") != COMMAND_EVENT:
-                return None  # answers, other bots and our own replies are never commands
-            if not self._is_member(message.get("user", "")):
-                return None
-            on_behalf_of = (metadata.get("event_payload") or {}).get("on_behalf_of")
-            # A federation command counts as its requester's; one from the configuration
-            # (a configured schedule) as the posting Pi's own.
-            return on_behalf_of or FEDERATION
-        user = message.get("user")
-        return user if isinstance(user, str) and user else None
-
-    def _is_member(self, user: str) -> bool:
-        if user not in self._member_cache:
-            self._member_cache.update({m: True for m in self._channel_members()})
-        return self._member_cache.setdefault(user, False)
-
-    def _channel_members(self) -> list[str]:
-        members, cursor = [], None
-        while True:
-            page = self.web.conversations_members(channel=self.channel_id, limit=500,
-                                                  cursor=cursor)
-            members += page.get("members", [])
-            cursor = (page.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return members
-
-    def _is_human(self, user: str) -> bool:
-        key = f"human:{user}"
-        if key not in self._member_cache:
-            try:
-                info = self.web.users_info(user=user)["user"]
-                self._member_cache[key] = not info.get("is_bot") and not info.get("deleted")
-            except SlackApiError:
-                self._member_cache[key] = False
-        return self._member_cache[key]
-
-    def _authorized(self, user: str) -> bool:
-        if user == FEDERATION:
-            return True
-        if user in (self.config.auth_users or []):
-            return True
-        if self.config.auth_users:
-            return user == self.user_id
-        return self._is_member(user) and (self._is_human(user) or user == self.user_id)
-
+    # ---- what a message means -----------------------------------------------
     def _match(self, text: str) -> tuple[Plugin, CommandSpec, Match] | None:
         """The most specific command matching `text` (after expanding a configured alias)."""
         text = self.config.aliases.get(" ".join(text.lower().rstrip(".!").split()), text)
@@ -736,9 +604,3 @@ def _has_outcome(reactions: list[dict[str, Any]], user: str | None = None) -> bo
     """Whether a message carries an outcome marker (from `user`, if given)."""
     return Markers().outcome_of(reactions or [], user) is not None
 
-
-def _why(e: Exception) -> str:
-    """What went wrong, in a word: Slack's error code, or the exception's type."""
-    if isinstance(e, SlackApiError):
-        return str(e.response.get("error"))
-    return type(e).__name__

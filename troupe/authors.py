@@ -1,0 +1,84 @@
+"""Who a channel message counts as coming from, and whether they may command this house.
+
+A person's message is theirs. A bot's message is a command only when it carries the
+federation's command metadata and its bot is a member of the channel (another Pi); it
+counts as the person it was posted on behalf of, or as the federation itself.
+Authorization: the configured ``[auth] users``, or else any human member of the channel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+COMMAND_EVENT = "troupe_command"  # metadata event_type of commands the federation posts itself
+FEDERATION = "(federation)"  # the author of commands a Pi posts on no one's behalf
+
+
+class Authors:
+    """Authorship and authorization in one channel; remembers who is a member and who is
+    human (one Slack call each, at most)."""
+
+    def __init__(self, web: WebClient, auth_users: list[str] | None):
+        self.web = web
+        self.auth_users = auth_users
+        self.channel_id = ""
+        self.bot_user_id = ""
+        self._cache: dict[str, bool] = {}
+
+    def serve(self, channel_id: str, bot_user_id: str) -> None:
+        """The channel this Pi commands in and its own bot user, once it has connected."""
+        self.channel_id, self.bot_user_id = channel_id, bot_user_id
+
+    def author(self, message: dict[str, Any]) -> str | None:
+        """The user a command counts as coming from, or None if it is not a command."""
+        if message.get("bot_id") or message.get("subtype") == "bot_message":
+            metadata = message.get("metadata") or {}
+            if metadata.get("event_type") != COMMAND_EVENT:
+                return None  # answers, other bots and our own replies are never commands
+            if not self.is_member(message.get("user", "")):
+                return None
+            on_behalf_of = (metadata.get("event_payload") or {}).get("on_behalf_of")
+            # A federation command counts as its requester's; one from the configuration
+            # (a configured schedule) as the posting Pi's own.
+            return on_behalf_of or FEDERATION
+        user = message.get("user")
+        return user if isinstance(user, str) and user else None
+
+    def authorized(self, user: str) -> bool:
+        """Whether `user` (an author from `author`) may command this house."""
+        if user == FEDERATION:
+            return True
+        if user in (self.auth_users or []):
+            return True
+        if self.auth_users:
+            return user == self.bot_user_id
+        return self.is_member(user) and (self._is_human(user) or user == self.bot_user_id)
+
+    def is_member(self, user: str) -> bool:
+        if user not in self._cache:
+            self._cache.update({m: True for m in self.channel_members()})
+        return self._cache.setdefault(user, False)
+
+    def channel_members(self) -> list[str]:
+        """The user IDs of everyone in the channel, people and bots."""
+        members, cursor = [], None
+        while True:
+            page = self.web.conversations_members(channel=self.channel_id, limit=500,
+                                                  cursor=cursor)
+            members += page.get("members", [])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return members
+
+    def _is_human(self, user: str) -> bool:
+        key = f"human:{user}"
+        if key not in self._cache:
+            try:
+                info = self.web.users_info(user=user)["user"]
+                self._cache[key] = not info.get("is_bot") and not info.get("deleted")
+            except SlackApiError:
+                self._cache[key] = False
+        return self._cache[key]
