@@ -77,3 +77,55 @@ def test_log_messages_and_tracebacks_are_redacted():
     assert "Traceback" in out and "RuntimeError: Slack said no to xoxb-<redacted>" in out
     assert "secretpart" not in out and "pw123" not in out
     assert out.count("https://<redacted>@host.example/x.git") == 2
+
+
+def troupe_check(tmp_path, text: str, **env: str):
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "troupe.toml"
+    path.write_text(text)
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TROUPE_SLACK_")}
+    full_env.update(env)
+    return subprocess.run([sys.executable, "-m", "troupe", "check", "--config", str(path)],
+                          capture_output=True, text=True, env=full_env, timeout=60)
+
+
+GOOD = '''[slack]
+bot_token = "xoxb-1-good"
+app_token = "xapp-1-good"
+channel = "home"
+[plugins]
+enabled = ["core"]
+'''
+
+
+def test_check_never_echoes_a_token_whatever_its_key(tmp_path):
+    secret = "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"
+    done = troupe_check(tmp_path, GOOD.replace('channel = "home"', f'channel = "home"\n'
+                        f'bot-token = "{secret}"\napiurl = "https://bob:pw9@h.example/api/"'))
+    out = done.stdout + done.stderr
+    assert done.returncode == 2
+    assert "slack.bot-token = 'xoxb-<redacted>'" in out  # still names the key that is wrong
+    assert "slack.apiurl = 'https://<redacted>@h.example/api/'" in out
+    assert secret not in out and "AbCdEf" not in out and "pw9" not in out
+
+
+def test_check_warns_about_an_open_house(tmp_path):
+    done = troupe_check(tmp_path, GOOD)
+    assert done.returncode == 0, done.stderr
+    assert "warning: auth.users is empty: every person in the channel may give commands" \
+        in done.stderr
+    done = troupe_check(tmp_path, GOOD + '[auth]\nusers = ["U0OWNER"]\n')
+    assert done.returncode == 0 and "warning" not in done.stderr
+
+
+def test_admins_must_be_users(tmp_path):
+    done = troupe_check(tmp_path, GOOD + '[auth]\nusers = ["U0OWNER"]\nadmins = ["U0OTHER"]\n')
+    assert done.returncode == 2
+    assert "auth.admins = 'U0OTHER': expected only people also listed in auth.users" in done.stderr
+    done = troupe_check(tmp_path, GOOD + '[auth]\nusers = ["U1", "U2"]\nadmins = "U1"\n')
+    assert done.returncode == 2 and "auth.admins = 'U1': expected a list" in done.stderr
+    done = troupe_check(tmp_path, GOOD + '[auth]\nusers = ["U1", "U2"]\nadmins = ["U1"]\n')
+    assert done.returncode == 0, done.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from troupe.config import Config, ConfigError, Problem, parse_config, read_toml
 from troupe.loader import resolve_plugins
@@ -15,6 +15,16 @@ from troupe.plugin import Plugin
 class Checked:
     config: Config
     plugins: list[type[Plugin]]
+    warnings: list[str] = field(default_factory=list)  # allowed, but probably not meant
+
+
+def config_warnings(config: Config) -> list[str]:
+    """What the configuration allows that an owner most likely did not mean to."""
+    if not config.auth_users:
+        return ["auth.users is empty: every person in the channel may give commands, "
+                "update and rollback included; list the Slack user IDs (U...) allowed, "
+                "such as users = [\"U0123ABCD\"]"]
+    return []
 
 
 def check_config(path: str | os.PathLike, env: Mapping[str, str] | None = None) -> Checked:
@@ -37,4 +47,4 @@ def check_config(path: str | os.PathLike, env: Mapping[str, str] | None = None) 
             problems.append(Problem(cls.plugin_name(), "(settings)", f"checkable settings ({e!r})"))
     if problems or config is None:
         raise ConfigError(problems, path)
-    return Checked(config, classes)
+    return Checked(config, classes, config_warnings(config))

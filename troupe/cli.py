@@ -35,6 +35,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 2
+    for warning in checked.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     names = ", ".join(cls.plugin_name() for cls in checked.plugins)
     print(f"{args.config}: OK (host {checked.config.host_name}; plugins: {names})")
     return 0
@@ -50,6 +52,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 2
+    for warning in checked.warnings:
+        logging.getLogger("troupe").warning("%s", warning)
     bot = Bot(checked.config, checked.plugins)
     stopping = threading.Event()
 

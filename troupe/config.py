@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from troupe.secrets import mask
 from troupe.state import default_state_dir
 
 TOKEN_ENV = {"bot_token": "TROUPE_SLACK_BOT_TOKEN", "app_token": "TROUPE_SLACK_APP_TOKEN"}
@@ -28,6 +29,11 @@ class Problem:
     key: str
     value: Any
     expected: str
+
+    def __post_init__(self) -> None:
+        # whatever the key (a misspelt `bot-token`, a URL with a password), a value that
+        # looks like a token is never echoed: not to the terminal, not to the journal
+        object.__setattr__(self, "value", mask(self.value))
 
     def __str__(self) -> str:
         if self.value is MISSING:
@@ -81,6 +87,7 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
     state_dir: str = ""  # where this Pi keeps what chat told it (troupe.state)
+    auth_admins: list[str] = field(default_factory=list)  # empty: users may run admin commands
 
     def section(self, name: str) -> dict[str, Any]:
         """A plugin's own top-level table (empty if absent)."""
@@ -204,7 +211,15 @@ def parse_config(
     auth = Checker(table("auth"), "auth")
     users = auth.get("users", list, "a list of Slack user IDs such as [\"U0123ABCD\"]", default=[],
                      valid=lambda v: all(isinstance(u, str) and u[:1] in "UW" for u in v))
-    auth.unknown_keys(["users"])
+    admins = auth.get("admins", list,
+                      "a list of Slack user IDs, each also in auth.users, allowed to run "
+                      "update, rollback, target and debug", default=[],
+                      valid=lambda v: all(isinstance(u, str) and u[:1] in "UW" for u in v))
+    for admin in admins or []:
+        if isinstance(users, list) and admin not in users:
+            auth.problem("admins", admin, "only people also listed in auth.users "
+                                          f"(add {admin} to auth.users, or remove it here)")
+    auth.unknown_keys(["users", "admins"])
     problems += auth.problems
 
     plugins = Checker(table("plugins"), "plugins")
@@ -259,6 +274,7 @@ def parse_config(
                             api_url),
         host_name=host_name,
         auth_users=list(users or []),
+        auth_admins=list(admins or []),
         plugins_enabled=enabled,
         plugin_paths=[str(Path(path).parent / p) if path else p for p in (paths or [])],
         max_command_age=float(max_age or 300),
