@@ -35,8 +35,10 @@ test: $(STAMP) $(TESTDEPS)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
+# The page on http://127.0.0.1:8080 (or a free port when 8080 is taken); PORT=8081 picks one.
+PORT ?=
 demo: $(STAMP)
-	$(VENV)/bin/troupe demo
+	$(VENV)/bin/troupe demo $(if $(PORT),--port $(PORT))
 
 # Long randomized fault runs: 1,000 commands each, at three seeds (replay one with SEEDS=n).
 SEEDS ?= 1 2 3

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -12,6 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from troupe.demo.app import DEFAULT_PORT
 from troupe.demo.chat import Chat, trail
 from troupe.demo.configs import checked_plugin_config
 from troupe.demo.hosts import Pi
@@ -262,6 +266,46 @@ def test_update_rolls_the_newer_version_across_the_pis(demo):
     answers = demo.wait_for(lambda s: len(demo.answers(s, ts)) == 2 and demo.answers(s, ts),
                             20, "two roll call answers")
     assert all(f"version {newer.removeprefix('v')}" in a["text"] for a in answers)
+
+
+# ---- the port -----------------------------------------------------------------------------
+
+def held_port(port: int = 0) -> socket.socket:
+    """A listening socket on 127.0.0.1:`port` (0: any free port)."""
+    held = socket.socket()
+    held.bind(("127.0.0.1", port))
+    held.listen()
+    return held
+
+
+def test_a_port_in_use_is_named_with_how_to_pick_another(tmp_path):
+    with held_port() as held:
+        port = held.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "troupe", "demo", "--hosts", "1",
+                               "--port", str(port), "--workdir", str(tmp_path)],
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"cannot serve on 127.0.0.1:{port}: another program" in done.stderr
+    assert f"make demo PORT={port + 1}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_without_a_port_a_taken_8080_falls_back_to_a_free_port(tmp_path):
+    """`make demo` with another demo open: the page comes up elsewhere and says where."""
+    try:
+        held = held_port(DEFAULT_PORT)
+    except OSError:  # someone else holds 8080: the case under test all the same
+        held = None
+    try:
+        with DemoProcess(hosts=1, workdir=tmp_path, port=None) as running:
+            assert running.url.startswith("http://127.0.0.1:")
+            assert not running.url.endswith(f":{DEFAULT_PORT}/")
+            note = running.wait_line("  note: port", 10)
+            assert f"port {DEFAULT_PORT} is in use" in note and "make demo PORT=" in note
+            assert running.state()["pis"][0]["name"] == "pi-1"  # the page answers there
+    finally:
+        if held is not None:
+            held.close()
 
 
 # ---- stopping ---------------------------------------------------------------------------

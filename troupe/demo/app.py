@@ -6,6 +6,8 @@ http://127.0.0.1:PORT that shows the channel, the house and the Pis, live.
 Ctrl-C (or SIGTERM) stops every part of it.
 
     troupe demo [--port 8080] [--hosts 3] [--workdir DIR] [--rate-limits off|real]
+
+Without --port it serves on 8080, or on a free port when 8080 is taken.
 """
 
 from __future__ import annotations
@@ -38,15 +40,19 @@ from troupe.text import escape
 
 _ROLL_CALL = re.compile(r"(pi-\d+) here: version (\S+?),")
 READY_TIMEOUT_S = 60.0
+DEFAULT_PORT = 8080
 MOTION_PULSE_S = 3.0
 
 
 class Demo:
     """Every part of the demo, run on one asyncio loop (the emulators have their own threads)."""
 
-    def __init__(self, hosts: int = 3, port: int = 8080, workdir: Path | None = None,
-                 rate_limits: str = "off") -> None:
-        self.hosts, self.port, self.rate_limits = hosts, port, rate_limits
+    def __init__(self, hosts: int = 3, port: int | None = DEFAULT_PORT,
+                 workdir: Path | None = None, rate_limits: str = "off") -> None:
+        """`port` None: DEFAULT_PORT, or any free port when that one is taken."""
+        self.hosts, self.rate_limits = hosts, rate_limits
+        self.port, self.port_fallback = (DEFAULT_PORT, True) if port is None else (port, False)
+        self.fell_back_from: int | None = None  # the taken port, when it served on another
         self.keep_workdir = workdir is not None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="troupe-demo-")).resolve()
         self.house = House.detect(hosts, self.workdir)
@@ -126,9 +132,17 @@ class Demo:
         try:
             await site.start()
         except OSError as e:
-            why = "it is in use" if e.errno == errno.EADDRINUSE else e.strerror
-            raise DemoError(f"cannot serve on 127.0.0.1:{self.port}: {why}. Is another demo "
-                            "running? --port 0 picks any free port") from e
+            in_use = e.errno == errno.EADDRINUSE
+            if not (in_use and self.port_fallback):
+                why = "another program (another demo?) is using it" if in_use else e.strerror
+                other = self.port + 1 if 0 < self.port < 65535 else DEFAULT_PORT + 1
+                raise DemoError(
+                    f"cannot serve on 127.0.0.1:{self.port}: {why}. Pick another port: "
+                    f"`make demo PORT={other}` or `troupe demo --port {other}` (0: any free port)"
+                ) from e
+            self.fell_back_from = self.port
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            await site.start()
         port = self._runner.addresses[0][1]
         app[HOSTS_KEY].update({f"127.0.0.1:{port}", f"localhost:{port}"})
         self.url = f"http://127.0.0.1:{port}/"
@@ -381,7 +395,8 @@ class Demo:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="troupe demo", description=__doc__.split("\n\n")[1])
-    parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0: any free)")
+    parser.add_argument("--port", type=int, help=f"port on 127.0.0.1 (0: any free; default "
+                        f"{DEFAULT_PORT}, or a free one when {DEFAULT_PORT} is taken)")
     parser.add_argument("--hosts", type=int, default=3, help="how many Pis (1-9)")
     parser.add_argument("--workdir", type=Path, help="keep configs and logs here (default: a "
                         "temporary folder, removed on exit)")
@@ -414,6 +429,9 @@ async def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     try:
         await demo.start()
         print(f"Troupe demo: {demo.url}", file=out)
+        if demo.fell_back_from is not None:
+            print(f"  note: port {demo.fell_back_from} is in use (another demo?), so this one "
+                  f"is on a free port; choose one with `make demo PORT=8081`", file=out)
         print(f"  {args.hosts} Pis, an emulated Slack workspace and Hue bridge; "
               f"logs in {demo.workdir}", file=out)
         out.flush()
@@ -442,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.hosts <= 9:
         print("troupe demo: --hosts must be between 1 and 9", file=sys.stderr)
         return 2
-    if not 0 <= args.port <= 65535:
+    if args.port is not None and not 0 <= args.port <= 65535:
         print("troupe demo: --port must be between 0 and 65535", file=sys.stderr)
         return 2
     try:

@@ -30,8 +30,11 @@ class DemoProcess:
     """`python -m troupe demo --port 0` with its printed address, output and API at hand."""
 
     def __init__(self, hosts: int = 2, workdir: Path | None = None, start_timeout: float = 60.0,
-                 extra_args: list[str] | None = None) -> None:
-        self.args = [sys.executable, "-m", "troupe", "demo", "--port", "0", "--hosts", str(hosts)]
+                 extra_args: list[str] | None = None, port: int | None = 0) -> None:
+        """`port` None: no --port (the demo's default, 8080 or a free one)."""
+        self.args = [sys.executable, "-m", "troupe", "demo", "--hosts", str(hosts)]
+        if port is not None:
+            self.args += ["--port", str(port)]
         if workdir is not None:
             self.args += ["--workdir", str(workdir)]
         self.args += extra_args or []
