@@ -73,6 +73,18 @@ class Authors:
             if not cursor:
                 return members
 
+    def bot_names(self) -> list[str]:
+        """The names of the bots in the channel (the Pis of this federation), sorted."""
+        names = []
+        for user in self.channel_members():
+            try:
+                info = self.web.users_info(user=user)["user"]
+            except SlackApiError:
+                continue
+            if info.get("is_bot"):
+                names.append(info.get("name") or user)
+        return sorted(names)
+
     def _is_human(self, user: str) -> bool:
         key = f"human:{user}"
         if key not in self._cache:

@@ -204,15 +204,7 @@ class Bot:
 
     def federation_members(self) -> list[str]:
         """The names of the bots in the channel: the Pis of this federation."""
-        names = []
-        for user in self.authors.channel_members():
-            try:
-                info = self.web.users_info(user=user)["user"]
-            except SlackApiError:
-                continue
-            if info.get("is_bot"):
-                names.append(info.get("name") or user)
-        return sorted(names)
+        return self.authors.bot_names()
 
     # ---- lifecycle ---------------------------------------------------------
     def connect(self) -> None:

@@ -8,14 +8,29 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from troupe.patterns import Pattern, best_match, trim
+from troupe.patterns import Match, Pattern, best_match, trim
 
-if TYPE_CHECKING:  # for annotations only: troupe.commands re-exports this module's functions
-    from troupe.commands import CommandSpec
+__all__ = ["Documented", "help_for", "help_text", "suggest"]
 
-__all__ = ["help_for", "help_text", "suggest"]
+
+class Documented(Protocol):
+    """What help and suggestions read of a command: a ``troupe.commands.CommandSpec``.
+
+    (A protocol, not the class: troupe.commands builds on this module, not back.)
+    """
+
+    name: str
+    summary: str
+    doc: str
+    patterns: list[Pattern]
+
+    @property
+    def usage(self) -> str: ...
+
+    def match(self, text: str) -> Match | None: ...
+
 
 # --------------------------------------------------------------------------- did you mean
 
@@ -61,7 +76,7 @@ def _score(text: str, pattern: Pattern) -> float:
     return best
 
 
-def suggest(text: str, specs: Iterable[CommandSpec], n: int = 1, cutoff: float = 0.5) -> list[str]:
+def suggest(text: str, specs: Iterable[Documented], n: int = 1, cutoff: float = 0.5) -> list[str]:
     """ "Did you mean": up to ``n`` usage strings of the commands closest to ``text``.
 
     ``[]`` when nothing scores at least ``cutoff`` (0..1).
@@ -87,7 +102,7 @@ def suggest(text: str, specs: Iterable[CommandSpec], n: int = 1, cutoff: float =
 # --------------------------------------------------------------------------- help
 
 
-def help_text(specs: Iterable[CommandSpec]) -> str:
+def help_text(specs: Iterable[Documented]) -> str:
     """One line per command, in the order given: ``usage — summary``."""
     lines = []
     for spec in specs:
@@ -95,7 +110,7 @@ def help_text(specs: Iterable[CommandSpec]) -> str:
     return "\n".join(lines)
 
 
-def _full_help(spec: CommandSpec) -> str:
+def _full_help(spec: Documented) -> str:
     parts = [spec.usage]
     if spec.doc:
         parts.append(spec.doc)
@@ -104,7 +119,7 @@ def _full_help(spec: CommandSpec) -> str:
     return "\n".join(parts)
 
 
-def help_for(topic: str, specs: Iterable[CommandSpec]) -> str | None:
+def help_for(topic: str, specs: Iterable[Documented]) -> str | None:
     """Full help (usage, docstring, aliases) of the command that best fits ``topic``.
 
     Tried in order: the command's name; a command the topic matches as a message
@@ -130,7 +145,7 @@ def help_for(topic: str, specs: Iterable[CommandSpec]) -> str | None:
             lead = p.leading_literal
             if lead is not None and first in (a.lower() for a in lead):
                 return _full_help(spec)
-    keys: dict[str, CommandSpec] = {}
+    keys: dict[str, Documented] = {}
     for spec in specs:
         keys.setdefault(spec.name.lower(), spec)
         for p in spec.patterns:

@@ -42,12 +42,11 @@ import datetime
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:  # for annotations only: troupe.commands builds on this module
-    from troupe.commands import CommandSpec
-
-__all__ = ["MAX_WORDS", "TYPES", "Match", "Pattern", "PatternError", "best_match", "trim"]
+__all__ = [
+    "MAX_WORDS", "TYPES", "Match", "Matcher", "Pattern", "PatternError", "best_match", "trim",
+]
 
 TYPES = ("word", "int", "percent", "time", "rest")  # plus "" (default) and "a|b|c" choices
 
@@ -440,7 +439,9 @@ class Match:
 
     args: dict[str, Any]
     pattern: Pattern
-    spec: CommandSpec | None = None
+    # The troupe.commands.CommandSpec whose pattern matched (CommandSpec.match sets it);
+    # None from a bare Pattern. Typed loosely: commands builds on this module, not back.
+    spec: Any = None
 
     @property
     def specificity(self) -> int:
@@ -454,7 +455,13 @@ class Match:
         return self.spec.handler()(ctx, **self.args)
 
 
-def best_match(text: str, specs: Iterable[CommandSpec]) -> Match | None:
+class Matcher(Protocol):
+    """Anything that matches text to a Match or None: a ``troupe.commands.CommandSpec``."""
+
+    def match(self, text: str) -> Match | None: ...
+
+
+def best_match(text: str, specs: Iterable[Matcher]) -> Match | None:
     """The most specific match of ``text`` among ``specs``; the first one among equals."""
     best: Match | None = None
     for spec in specs:
