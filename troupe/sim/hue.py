@@ -40,12 +40,14 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from xml.sax.saxutils import escape
 
 __all__ = ["HueBridge", "LINK_WINDOW_S"]
 
 log = logging.getLogger(__name__)
 
 LINK_WINDOW_S = 30.0
+MAX_DEVICETYPE = 40  # the bridge refuses longer names (error 7)
 DIMMABLE = "Dimmable light"
 PLUG = "On/off plug-in unit"
 _DEFAULT_PLUGS = ("Porch",)
@@ -100,6 +102,8 @@ class HueBridge:
                 "type": "Room",
                 "class": "Living room",
                 "action": {"on": False, "bri": 254, "alert": "none"},
+                "sensors": [],
+                "recycle": False,
             }
         self._config = {
             "name": name,
@@ -256,7 +260,7 @@ class HueBridge:
     def _group_view(self, gid: str) -> dict[str, Any]:
         if gid == "0":
             group = {"name": "Group 0", "lights": list(self._lights), "type": "LightGroup",
-                     "action": {"on": False, "alert": "none"}}
+                     "action": {"on": False, "alert": "none"}, "sensors": [], "recycle": False}
         else:
             group = copy.deepcopy(self._groups[gid])
         ons = [self._lights[i]["state"]["on"] for i in group["lights"]]
@@ -301,14 +305,17 @@ class HueBridge:
             if attr == "transitiontime":
                 results.append({"success": {addr: value}})
                 continue
-            if attr == "bri":
+            echo = value
+            if attr in ("bri", "bri_inc"):
                 if "bri" not in state:
-                    results.append(_error(6, addr, "parameter, bri, not available"))
+                    results.append(_error(6, addr, f"parameter, {attr}, not available"))
                     continue
                 if not state["on"] and not turning_on:
                     results.append(_error(
-                        201, addr, "parameter, bri, is not modifiable. Device is set to off."))
+                        201, addr, f"parameter, {attr}, is not modifiable. Device is set to off."))
                     continue
+                if attr == "bri_inc":  # a step from the current brightness, kept in 1..254
+                    attr, value = "bri", min(254, max(1, state["bri"] + value))
                 value = max(1, value)
             old = state.get(attr)
             state[attr] = value
@@ -316,7 +323,7 @@ class HueBridge:
                 "light": light["name"], "attr": attr, "old": old, "new": value, "via": via,
                 "time": time.time(),
             })
-            results.append({"success": {addr: value}})
+            results.append({"success": {addr: echo}})
         return results
 
     # -- HTTP dispatch: one request at a time under the lock -----------------
@@ -358,11 +365,42 @@ class HueBridge:
         devicetype = body.get("devicetype") if isinstance(body, dict) else None
         if not isinstance(devicetype, str) or not devicetype:
             return [_error(5, "", "invalid/missing parameters in body")]
+        if len(devicetype) > MAX_DEVICETYPE:
+            return [_error(7, "/devicetype",
+                           f"invalid value, {devicetype}, for parameter, devicetype")]
         if time.monotonic() >= self._link_until:
             return [_error(101, "", "link button not pressed")]
         username = secrets.token_hex(20)
         self._users[username] = {"name": devicetype}
-        return [{"success": {"username": username}}]
+        success = {"username": username}
+        if body.get("generateclientkey") is True:  # the Entertainment API's key (16 bytes, hex)
+            success["clientkey"] = secrets.token_hex(16).upper()
+        return [{"success": success}]
+
+    def description_xml(self) -> str:
+        """``GET /description.xml``: the UPnP description discovery tools read."""
+        cfg = self._config
+        serial = cfg["mac"].replace(":", "").lower()
+        return (
+            '<?xml version="1.0" encoding="UTF-8" ?>\n'
+            '<root xmlns="urn:schemas-upnp-org:device-1-0">\n'
+            "<specVersion><major>1</major><minor>0</minor></specVersion>\n"
+            f"<URLBase>http://{self.address}/</URLBase>\n"
+            "<device>\n"
+            "<deviceType>urn:schemas-upnp-org:device:Basic:1</deviceType>\n"
+            f"<friendlyName>{escape(cfg['name'])} (127.0.0.1)</friendlyName>\n"
+            "<manufacturer>Signify</manufacturer>\n"
+            "<manufacturerURL>http://www.philips-hue.com</manufacturerURL>\n"
+            "<modelDescription>Philips hue Personal Wireless Lighting</modelDescription>\n"
+            "<modelName>Philips hue bridge 2015</modelName>\n"
+            f"<modelNumber>{cfg['modelid']}</modelNumber>\n"
+            "<modelURL>http://www.philips-hue.com</modelURL>\n"
+            f"<serialNumber>{serial}</serialNumber>\n"
+            f"<UDN>uuid:2f402f80-da50-11e1-9b23-{serial}</UDN>\n"
+            "<presentationURL>index.html</presentationURL>\n"
+            "</device>\n"
+            "</root>\n"
+        )
 
     def _route(self, method: str, rest: list[str], raw: bytes) -> Any:
         addr = "/" + "/".join(rest)
@@ -445,12 +483,15 @@ class HueBridge:
             if attr != "transitiontime":
                 for lid in view["lights"]:
                     state = self._lights[lid]["state"]
-                    if attr not in state:
+                    if attr not in state and attr != "bri_inc":
                         continue
-                    if attr == "bri" and not state["on"] and body.get("on") is not True:
+                    if attr == "bri_inc" and "bri" not in state:
+                        continue
+                    if attr in ("bri", "bri_inc") and not state["on"] \
+                            and body.get("on") is not True:
                         continue
                     self._apply(lid, {attr: value}, f"/lights/{lid}/state", via=via)
-                if gid in self._groups:
+                if gid in self._groups and attr != "bri_inc":
                     self._groups[gid]["action"][attr] = value
             results.append({"success": {item_addr: value}})
         return results
@@ -479,6 +520,7 @@ def _is_int(value: Any, low: int, high: int) -> bool:
 _VALID = {
     "on": lambda v: isinstance(v, bool),
     "bri": lambda v: _is_int(v, 0, 254),
+    "bri_inc": lambda v: _is_int(v, -254, 254),
     "alert": lambda v: v in ("none", "select", "lselect"),
     "transitiontime": lambda v: _is_int(v, 0, 65535),
 }
@@ -501,10 +543,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        answer = self.bridge.handle(self.command, self.path, raw)
-        data = json.dumps(answer).encode()
+        if self.command == "GET" and self.path.split("?", 1)[0] == "/description.xml":
+            data, ctype = self.bridge.description_xml().encode(), "text/xml"
+        else:
+            data = json.dumps(self.bridge.handle(self.command, self.path, raw)).encode()
+            ctype = "application/json"
         self.send_response(200)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

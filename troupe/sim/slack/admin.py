@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -18,6 +19,24 @@ def _ok(data: Any = None) -> web.Response:
 
 def _bad(message: str, status: int = 400) -> web.Response:
     return web.json_response({"ok": False, "error": message}, status=status)
+
+
+def _refusal(request: web.Request) -> web.Response | None:
+    """Refuses a request a web page on another site made (the emulator's admin API changes
+    the workspace: a page the tester happens to open must not be able to cut a Pi off).
+
+    A browser names the page's origin (``Origin``) and whether it is another site
+    (``Sec-Fetch-Site``); a POST must carry a JSON body, which no page can send to
+    another origin without a CORS preflight that the emulator never answers.
+    """
+    origin = request.headers.get("Origin")
+    if origin is not None and urllib.parse.urlsplit(origin).netloc != request.host:
+        return _bad(f"cross-site request from {origin} refused", 403)
+    if request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):
+        return _bad("cross-site request refused", 403)
+    if request.method == "POST" and request.content_type != "application/json":
+        return _bad("the admin API takes a JSON body (Content-Type: application/json)", 415)
+    return None
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -46,6 +65,9 @@ def admin_routes(
 
     def post(path: str, action: Any) -> web.RouteDef:
         async def handler(request: web.Request) -> web.Response:
+            refused = _refusal(request)
+            if refused is not None:
+                return refused
             try:
                 body = await _body(request)
                 result = action(body)
@@ -59,6 +81,9 @@ def admin_routes(
 
     def get(path: str, action: Any) -> web.RouteDef:
         async def handler(request: web.Request) -> web.Response:
+            refused = _refusal(request)
+            if refused is not None:
+                return refused
             try:
                 return web.json_response(action(request.query))
             except (KeyError, ValueError, TypeError) as exc:
@@ -67,6 +92,9 @@ def admin_routes(
         return web.get("/_sim/" + path, handler)
 
     async def events(request: web.Request) -> web.StreamResponse:
+        refused = _refusal(request)
+        if refused is not None:
+            return refused
         ws = web.WebSocketResponse(heartbeat=20)
         await ws.prepare(request)
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -121,4 +149,5 @@ def admin_routes(
             ),
         ),
         post("latency", lambda b: c.set_latency(b["ms"])),
+        post("emoji", lambda b: c.add_emoji(b["name"])),
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .emoji import check_custom_name
 from .faults import Faults, Recorder
 from .model import SlackError, Workspace
 from .socketmode import SocketModeHub
@@ -33,6 +34,12 @@ class Controls:
 
     def add_user(self, name: str) -> dict[str, str]:
         return self.model.add_user(str(name)).public()
+
+    def add_emoji(self, name: str) -> str:
+        """Adds a custom emoji: ``reactions.add`` accepts its name from now on."""
+        name = check_custom_name(str(name))
+        self.model.custom_emoji.add(name)
+        return name
 
     def post(self, text: str, user: str | None = None, thread_ts: str | None = None) -> str:
         model = self.model

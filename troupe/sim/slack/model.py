@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import emoji
 from .ids import IdFactory, TsClock, parse_ts, token
 
 TEAM_NAME = "Troupe Sim"
@@ -118,6 +119,7 @@ class Workspace:
         self.apps: dict[str, App] = {}
         self.channels: dict[str, Channel] = {}
         self.scheduled: dict[str, Scheduled] = {}
+        self.custom_emoji: set[str] = set()  # reaction names the workspace added
         self.on_event: Callable[[str, dict[str, Any]], None] = lambda channel, event: None
         self.on_feed: Callable[[str, dict[str, Any]], None] = lambda kind, data: None
         self.schedule_at: Callable[[float, Callable[[], None]], Any] = lambda when, fn: None
@@ -366,7 +368,14 @@ class Workspace:
                                         "message": self._feed_render(chan, msg)})
         return msg
 
-    def update_message(self, chan: Channel, who: Principal, ts: Any, text: str) -> dict[str, Any]:
+    def update_message(
+        self,
+        chan: Channel,
+        who: Principal,
+        ts: Any,
+        text: str,
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         msg = chan.messages.get(ts) if isinstance(ts, str) else None
         if msg is None:
             raise SlackError("message_not_found")
@@ -374,6 +383,8 @@ class Workspace:
             raise SlackError("cant_update_message")
         previous = self.render(chan, msg)
         msg["text"] = text
+        if metadata is not None:  # Slack replaces the metadata when chat.update carries some
+            msg["_metadata"] = metadata
         msg["edited"] = {"user": msg.get("user"), "ts": self.clock.next()}
         event_ts = msg["edited"]["ts"]
         event = {
@@ -484,6 +495,7 @@ class Workspace:
         event = self._pin_event("pin_removed", chan, who, msg)
         del chan.pins[ts]
         event["item"]["message"].pop("pinned_to", None)
+        event["pin_count"] = len(chan.pins)  # as Slack counts it: after the removal
         event["has_pins"] = bool(chan.pins)
         self.on_event(chan.id, event)
         assert who.user is not None
@@ -537,6 +549,8 @@ class Workspace:
         if not isinstance(name, str) or not name.strip(":"):
             raise SlackError("invalid_name")
         name = name.strip(":")
+        if not emoji.is_valid(name, self.custom_emoji):
+            raise SlackError("invalid_name")  # Slack checks the name: a typo fails at home
         assert who.user is not None
         uid = who.user.id
         reactions = msg.setdefault("_reactions", [])

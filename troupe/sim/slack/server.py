@@ -211,6 +211,11 @@ class SimServer:
 
     async def api(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["method"]
+        if request.method not in ("GET", "POST", "HEAD"):
+            # The Web API is RPC over GET and POST; other verbs are refused by HTTP.
+            return slack_json(
+                {"ok": False, "error": "method_not_allowed"}, status=405, Allow="GET, POST"
+            )
         try:
             args = await read_args(request)
         except ArgsError as err:

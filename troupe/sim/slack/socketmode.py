@@ -223,7 +223,7 @@ class SocketModeHub:
     # -- websocket -------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        app = self.tickets.get(request.query.get("ticket", ""))
+        app = self.tickets.pop(request.query.get("ticket", ""), None)  # a URL serves one connection
         if app is None:
             return web.json_response({"ok": False, "error": "invalid_ticket"}, status=401)
         await self.faults.wait_restored(app)  # a cut-off app's handshake hangs

@@ -178,15 +178,17 @@ def chat_post_message(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     metadata = _metadata(args)
     blocks = _json_arg(args, "blocks")
     msg = ctx.ws.post_message(chan, ctx.who, text, _str(args, "thread_ts"), metadata, blocks)
-    return {"channel": chan.id, "ts": msg["ts"], "message": ctx.ws.render(chan, msg)}
+    # Slack echoes the message with its metadata (payload included) to the app that posted it.
+    return {"channel": chan.id, "ts": msg["ts"], "message": ctx.ws.render(chan, msg, True)}
 
 
 @method("chat.update")
 def chat_update(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     chan = _channel(ctx, args)
     text = _text(args)
-    msg = ctx.ws.update_message(chan, ctx.who, _str(args, "ts"), text)
-    return {"channel": chan.id, "ts": msg["ts"], "text": text, "message": ctx.ws.render(chan, msg)}
+    msg = ctx.ws.update_message(chan, ctx.who, _str(args, "ts"), text, _metadata(args))
+    message = ctx.ws.render(chan, msg, True)
+    return {"channel": chan.id, "ts": msg["ts"], "text": text, "message": message}
 
 
 @method("chat.delete")

@@ -168,6 +168,10 @@ class SlackWorkspace:
     def add_user(self, name: str) -> dict[str, str]:
         return self._call(self._server.controls.add_user, name)
 
+    def add_emoji(self, name: str) -> str:
+        """Adds a custom emoji to the workspace (reactions.add refuses unknown names)."""
+        return self._call(self._server.controls.add_emoji, name)
+
     def post(self, text: str, user: str | None = None, thread_ts: str | None = None) -> str:
         """Posts a person's message as if typed in the channel; returns its ts."""
         return self._call(self._server.controls.post, text, user, thread_ts)
