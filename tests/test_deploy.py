@@ -280,14 +280,15 @@ needs_chown = pytest.mark.skipif(os.geteuid() != 0, reason="install.sh functions
 
 @needs_chown
 def test_install_writes_config_once(tmp_path):
-    env = install_env(tmp_path)
-    proc = run_install_functions(env, "write_config")
+    env = install_env(tmp_path, TROUPE_OWNER="U0OWNER1")
+    proc = run_install_functions(env, "pick_owner", "write_config")
     assert proc.returncode == 0, proc.stderr
     etc = Path(env["TROUPE_ETC"])
     config = tomllib.loads((etc / "troupe.toml").read_text())
     assert config["slack"]["channel"] == "home"
     assert config["host"]["name"]
-    assert config["auth"]["users"] == []
+    assert config["auth"] == {"users": ["U0OWNER1"]}  # admins: a commented hint
+    assert '# admins = ["U0OWNER1"]' in (etc / "troupe.toml").read_text()
     assert config["update"] == {"root": env["TROUPE_ROOT"], "source": "git",
                                 "url": env["TROUPE_URL"], "ref_pattern": "v*"}
     assert stat.S_IMODE((etc / "env").stat().st_mode) == 0o600
@@ -402,20 +403,23 @@ def test_install_sh_end_to_end(tmp_path):
     subprocess.run([*g, "init", "-q"], check=True)
     (repo / "pyproject.toml").write_text(
         '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n')
-    for number in ("1", "2"):
+    for number in ("1", "2", "evil"):
+        if number == "evil":  # a branch named like the newest tag: never what is built
+            subprocess.run([*g, "checkout", "-q", "-b", "v2"], check=True)
         (repo / "backend.py").write_text(BACKEND.format(number=number))
         (repo / "src" / "troupe" / "__init__.py").write_text(
             f"def main():\n    print('troupe v{number}')\n")
         subprocess.run([*g, "add", "-A"], check=True)
         subprocess.run([*g, "commit", "-q", "-m", number], check=True)
-        subprocess.run([*g, "tag", f"v{number}"], check=True)
+        if number != "evil":
+            subprocess.run([*g, "tag", f"v{number}"], check=True)
 
     env = install_env(tmp_path, TROUPE_URL=str(repo), TROUPE_SKIP_APT="1", TROUPE_GROUPS="",
                       TROUPE_PYTHON=getattr(sys, "_base_executable", sys.executable),
                       TROUPE_PIP_ARGS="--no-index --no-deps --no-build-isolation")
-    for _ in range(2):
-        proc = subprocess.run(["bash", str(INSTALL)], env=env, capture_output=True, text=True,
-                              cwd=tmp_path)
+    for args in (["--owner", "U0OWNER1"], []):  # the second run keeps the configuration
+        proc = subprocess.run(["bash", str(INSTALL), *args], env=env, capture_output=True,
+                              text=True, cwd=tmp_path, stdin=subprocess.DEVNULL)
         assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "release v2 is already built" in proc.stdout
 
@@ -424,5 +428,58 @@ def test_install_sh_end_to_end(tmp_path):
     out = subprocess.run([str(Path(env["TROUPE_ROOT"]) / "current" / "venv" / "bin" / "troupe")],
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == "troupe v2"
-    assert (Path(env["TROUPE_ETC"]) / "troupe.toml").exists()
+    config = tomllib.loads((Path(env["TROUPE_ETC"]) / "troupe.toml").read_text())
+    assert config["auth"]["users"] == ["U0OWNER1"]
     assert (Path(env["TROUPE_UNIT_DIR"]) / "troupe.service").exists()
+
+
+def run_install(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(INSTALL), *args], env=env, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=120)
+
+
+@needs_chown
+def test_install_asks_whose_house_it_is(tmp_path):
+    """No owner, no terminal: stopped before anything is built; the open house is a choice."""
+    env = install_env(tmp_path, TROUPE_SKIP_APT="1", TROUPE_GROUPS="")
+    proc = run_install(env)
+    assert proc.returncode == 1
+    assert "whose house is it? Give the owner's Slack user ID with --owner" in proc.stderr
+    assert not (Path(env["TROUPE_ROOT"]) / "releases").exists()
+    proc = run_install(env, "--owner", "alice")
+    assert proc.returncode == 1 and "not a Slack user ID: alice" in proc.stderr
+    proc = run_install(env, "--owner", "U0OWNER1", "--open-house")
+    assert proc.returncode == 1 and "choose one" in proc.stderr
+    proc = run_install(env, "--bogus")
+    assert proc.returncode == 1 and "unknown option: --bogus" in proc.stderr
+
+    open_house = run_install_functions({**env, "TROUPE_OPEN_HOUSE": "1"},
+                                       "pick_owner", "write_config")
+    assert open_house.returncode == 0, open_house.stderr
+    assert "open house" in open_house.stdout
+    config = tomllib.loads((Path(env["TROUPE_ETC"]) / "troupe.toml").read_text())
+    assert config["auth"]["users"] == []
+
+
+@needs_chown
+def test_install_never_follows_a_link_planted_in_the_release_root(tmp_path):
+    """The troupe user owns the release root; root must not act through links it plants."""
+    victim = tmp_path / "victim"  # stands for /etc or any directory only root may touch
+    victim.mkdir(mode=0o700)
+    (victim / "RELEASE").write_text("{}\n")
+    env = install_env(tmp_path, TROUPE_VERSION="v2", TROUPE_OWNER="U0OWNER1")
+    root = Path(env["TROUPE_ROOT"])
+
+    (root / "releases").symlink_to(victim)
+    proc = run_install_functions(env, "make_dirs")
+    assert proc.returncode == 1 and "releases is a symbolic link" in proc.stderr
+    assert "refusing to follow it as root" in proc.stderr
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o700  # not chmod-ed through the link
+
+    (root / "releases").unlink()
+    (root / "releases").mkdir()
+    (root / "releases" / "v2").symlink_to(victim)  # a fake "built" release
+    proc = run_install_functions(env, "build_release")
+    assert proc.returncode == 1 and "releases/v2 is a symbolic link" in proc.stderr
+    assert sorted(p.name for p in victim.iterdir()) == ["RELEASE"]
+    assert not (root / "current").exists()
