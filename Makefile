@@ -8,10 +8,15 @@ CHROMIUM := /usr/bin/chromium
 
 .PHONY: install test demo lint bench chaos clean
 
+# An editable install of a package-dir mapping (plugins/ -> troupe_plugins) makes setuptools print
+# a note ("Editable installation ... Please be careful with folders ..."), not a problem: hush it.
+# Real warnings still show; tests/test_packaging.py builds the wheel and wants none.
+PIP_INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[sim,test]'
+	$(PIP_INSTALL) -e '.[sim,test]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -19,7 +24,7 @@ install: $(STAMP)
 # What only the tests need: Playwright for Python and Debian's Chromium (apt, as root, when
 # missing) for the demo's browser test, and matplotlib for the bench report's test.
 $(TESTDEPS): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[sim,test,browser,bench]'
+	$(PIP_INSTALL) -e '.[sim,test,browser,bench]'
 	@if [ ! -x $(CHROMIUM) ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && \
@@ -51,7 +56,7 @@ chaos: $(STAMP)
 # Latency, calls, lock, throughput, takeover, rolling update, memory: bench/results.md + latency.png.
 # The lock alone, against slackmq 0.1.2: python -m bench.lock (bench/lock.py).
 bench: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[sim,test,bench]'
+	$(PIP_INSTALL) -e '.[sim,test,bench]'
 	$(PY) -m bench
 
 lint: $(STAMP)
