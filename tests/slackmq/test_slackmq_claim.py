@@ -154,3 +154,27 @@ def test_library_never_imports_troupe():
                 continue
             roots = {n.split(".")[0] for n in names}
             assert not roots & {"troupe", "troupe_plugins"}, f"{path.name}:{node.lineno}"
+
+
+def test_library_modules_import_no_circle():
+    """Each slackmq module imports only modules below it (TYPE_CHECKING imports count too)."""
+    lib = Path(slackmq.__file__).parent
+    deps: dict[str, set[str]] = {}
+    for path in lib.glob("*.py"):
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                found |= {node.module} if node.module else {a.name for a in node.names}
+        deps[path.stem] = found - {"__init__"}
+    done: set[str] = set()
+
+    def visit(mod: str, path: tuple[str, ...]) -> None:
+        assert mod not in path, " -> ".join((*path, mod))
+        if mod not in done:
+            for dep in deps.get(mod, ()):
+                visit(dep, (*path, mod))
+            done.add(mod)
+
+    for mod in deps:
+        visit(mod, ())
+    assert {"core", "claim", "takeover", "sequence", "markers"} <= done

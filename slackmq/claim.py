@@ -1,0 +1,178 @@
+"""The claim: pin a message to own its work, then record an outcome marker and unpin.
+
+claim  = ``pins.add`` (``already_pinned`` -> lost), then, only if the pin was
+ours, ``reactions.get``: an outcome marker there means the work already ran, so
+the claimer removes its pin and reports ``done`` without running it.
+finish = ``reactions.add`` (the outcome marker) and only then ``pins.remove``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from .channel import Channel, Holder
+from .errors import SlackMQError
+
+Status = Literal["won", "lost", "done"]
+
+
+class _Interrupted:
+    """``claim.interrupted`` is both a flag and a method.
+
+    ``if claim.interrupted:`` is true when the claim was taken over for work that
+    is not idempotent: report it, do not run it. ``claim.interrupted()`` records
+    the ``interrupted`` marker and releases. (``claim.report_only`` and
+    ``claim.mark_interrupted()`` are the plain spellings.)
+    """
+
+    __slots__ = ("_claim",)
+
+    def __init__(self, claim: Claim) -> None:
+        self._claim = claim
+
+    def __bool__(self) -> bool:
+        return self._claim.report_only
+
+    def __call__(self) -> None:
+        self._claim.mark_interrupted()
+
+    def __repr__(self) -> str:
+        return repr(self._claim.report_only)
+
+
+class Claim:
+    """The result of a claim. ``status`` is ``won``, ``lost`` or ``done``.
+
+    * ``won``: this caller holds the pin and must finish with ``done()``,
+      ``failed()`` or ``interrupted()`` (each records a marker, then unpins), or
+      use the claim as a context manager.
+    * ``lost``: another worker holds the pin now. ``holder`` says who (one
+      ``pins.list`` on first access).
+    * ``done``: the work already ran; ``outcome`` says how
+      (``done``/``failed``/``interrupted``).
+    """
+
+    def __init__(
+        self,
+        mq: Channel,
+        ts: str,
+        status: Status,
+        *,
+        outcome: str | None = None,
+        holder: Holder | None = None,
+        taken_over: bool = False,
+        report_only: bool = False,
+        user: str | None = None,
+        calls: int = 0,
+    ) -> None:
+        self.mq = mq
+        self.ts = ts
+        self.status: Status = status
+        self.outcome = outcome
+        self._holder = holder
+        self.taken_over = taken_over
+        self.report_only = report_only
+        self.calls = calls  # Web API calls this claim cost so far
+        self._user = user  # sequence claims: markers are this worker's own
+        self._released = status != "won"
+        self._on_release: list[Any] = []
+
+    @property
+    def won(self) -> bool:
+        return self.status == "won"
+
+    @property
+    def holder(self) -> Holder | None:
+        if self._holder is None and self.status != "done":
+            self._holder = self.mq.holder(self.ts)
+        return self._holder
+
+    @property
+    def interrupted(self) -> _Interrupted:
+        return _Interrupted(self)
+
+    def done(self) -> None:
+        """Record ``done`` and release."""
+        self._finish("done")
+
+    def failed(self) -> None:
+        """Record ``failed`` and release. A late claimer will not run it again."""
+        self._finish("failed")
+
+    def mark_interrupted(self) -> None:
+        """Record ``interrupted`` (the work may or may not have run) and release."""
+        self._finish("interrupted")
+
+    def _finish(self, outcome: str) -> None:
+        if self._released:
+            if self.status == "won":
+                return  # already finished: idempotent
+            raise SlackMQError(f"cannot mark {self.ts} {outcome}: this claim is {self.status}")
+        name = {v: k for k, v in self.mq.markers.names().items()}[outcome]
+        self.calls += self.mq._call("reactions.add", name=name, timestamp=self.ts)
+        self.outcome = outcome
+        self.release()
+
+    def release(self) -> None:
+        """Unpin (after the outcome marker, if one was recorded). No-op unless won."""
+        if self._released:
+            return
+        keep = self.outcome is not None and self._user is None and self.mq._keep(self.ts)
+        if not keep:  # retain mode keeps a finished message pinned: late claims lose at once
+            self.calls += self.mq._call("pins.remove", timestamp=self.ts)
+        self._released = True
+        self.mq._forget(self.ts, self.outcome if self._user is None else None)
+        for cb in self._on_release:
+            cb(self)
+
+    def __enter__(self) -> Claim:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self._released:
+            return
+        if exc_type is not None:
+            self.failed()
+        elif self.report_only and self.outcome is None:
+            self.mark_interrupted()
+        else:
+            self.done()
+
+    def __repr__(self) -> str:
+        extra = f" outcome={self.outcome}" if self.outcome else ""
+        if self.taken_over:
+            extra += f" taken_over report_only={self.report_only}"
+        return f"<Claim {self.ts} {self.status}{extra}>"
+
+
+def claim_message(mq: Channel, ts: str) -> Claim:
+    """``SlackMQ.claim``: one ``pins.add``, plus ``reactions.get`` if won (see there)."""
+    with mq._lock:
+        if ts in mq._finished:  # the same event delivered twice: no call at all
+            return Claim(mq, ts, "done", outcome=mq._finished[ts])
+        if ts in mq._active:  # another thread of this worker holds it
+            return Claim(mq, ts, "lost")
+    ours, calls = mq._pin(ts)
+    if not ours:
+        return Claim(mq, ts, "lost", calls=calls)
+    with mq._lock:
+        mq._active.add(ts)
+    if mq._fast(ts):
+        # Retain mode, young message: a finished one would still be pinned, so
+        # our pin proves it has not run. One round trip. (docs/slackmq.md)
+        return Claim(mq, ts, "won", calls=calls)
+    try:
+        reactions, n = mq._reactions(ts)
+    except BaseException:
+        # We hold the pin but cannot tell whether the work ran. Leave the pin:
+        # it is freed by a takeover after the lease (or by our own restart).
+        mq._forget(ts, None)
+        raise
+    calls += n
+    outcome = mq.markers.outcome_of(reactions)
+    if outcome is not None:
+        # Late: the work ran and was released before we pinned. Give it back.
+        calls += mq._give_back(ts)
+        mq._forget(ts, outcome)
+        return Claim(mq, ts, "done", outcome=outcome, calls=calls)
+    return Claim(mq, ts, "won", calls=calls)
