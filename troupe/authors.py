@@ -8,10 +8,13 @@ Authorization: the configured ``[auth] users``, or else any human member of the 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+
+log = logging.getLogger("troupe.authors")
 
 COMMAND_EVENT = "troupe_command"  # metadata event_type of commands the federation posts itself
 FEDERATION = "(federation)"  # the author of commands a Pi posts on no one's behalf
@@ -40,12 +43,38 @@ class Authors:
                 return None  # answers, other bots and our own replies are never commands
             if not self.is_member(message.get("user", "")):
                 return None
-            on_behalf_of = (metadata.get("event_payload") or {}).get("on_behalf_of")
+            payload = self.command_payload(message)
+            if payload is None:
+                return None
+            on_behalf_of = payload.get("on_behalf_of")
             # A federation command counts as its requester's; one from the configuration
             # (a configured schedule) as the posting Pi's own.
             return on_behalf_of or FEDERATION
         user = message.get("user")
         return user if isinstance(user, str) and user else None
+
+    def command_payload(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        """The metadata payload of a federation command (its ``on_behalf_of``), or None if it
+        cannot be read.
+
+        Slack's live message events carry only ``metadata.event_type``: the payload is
+        dropped unless the app declares the type. A command that arrived live is read again,
+        once, with ``include_all_metadata`` (only messages whose event_type says they are
+        the federation's reach here). History already carries the payload. (Issue 12: the
+        proof that a Pi of this house posted it is to be checked here too.)
+        """
+        metadata = message.get("metadata") or {}
+        if isinstance(metadata.get("event_payload"), dict):
+            return metadata["event_payload"]
+        try:
+            stored = read_message(self.web, self.channel_id, message)
+        except SlackApiError as e:
+            log.warning("could not read the metadata of federation command %s (%s); ignored",
+                        message.get("ts"), e.response.get("error"))
+            return None
+        if stored is None:
+            return None  # deleted meanwhile: nothing to run
+        return (stored.get("metadata") or {}).get("event_payload") or {}
 
     def authorized(self, user: str) -> bool:
         """Whether `user` (an author from `author`) may command this house."""
@@ -94,3 +123,16 @@ class Authors:
             except SlackApiError:
                 self._cache[key] = False
         return self._cache[key]
+
+
+def read_message(web: WebClient, channel: str, message: dict[str, Any]) -> dict[str, Any] | None:
+    """``message`` as history holds it, with its full metadata (one call): from its thread
+    if it is a reply, else from the channel's history."""
+    ts, thread_ts = message.get("ts"), message.get("thread_ts")
+    if thread_ts and thread_ts != ts:
+        page = web.conversations_replies(channel=channel, ts=thread_ts, oldest=ts, latest=ts,
+                                         inclusive=True, limit=2, include_all_metadata=True)
+    else:
+        page = web.conversations_history(channel=channel, latest=ts, inclusive=True, limit=1,
+                                         include_all_metadata=True)
+    return next((m for m in page.get("messages", []) if m.get("ts") == ts), None)

@@ -187,3 +187,33 @@ def test_hue_description_xml(hue):
     assert ctype.startswith("text/xml")
     assert b"<modelName>Philips hue bridge 2015</modelName>" in data
     assert f"<URLBase>http://{hue.address}/</URLBase>".encode() in data
+
+
+def test_live_message_events_carry_only_the_metadata_event_type(ws, listen, client):
+    listener = listen("pi-2")
+    meta = {"event_type": "troupe_command", "event_payload": {"on_behalf_of": "U1"}}
+    ts = client.chat_postMessage(channel=ws.channel_id, text="count 1", metadata=meta)["ts"]
+    live = wait_for(lambda: listener.messages("count 1"), what="the live event")[0]
+    assert live["metadata"] == {"event_type": "troupe_command"}
+    history = client.conversations_history(channel=ws.channel_id, latest=ts, inclusive=True,
+                                           limit=1, include_all_metadata=True)
+    assert history["messages"][0]["metadata"] == meta
+
+
+def test_full_metadata_events_option_restores_the_payload():
+    from sim_helpers import Listener
+
+    with SlackWorkspace(apps=2, full_metadata_events=True) as ws:
+        listener = Listener(ws, "pi-2")
+        listener.client.connect()
+        try:
+            wait_for(lambda: ws.connections("pi-2"), what="pi-2 to connect")
+            web = WebClient(token=ws.app("pi-1")["bot_token"], base_url=ws.api_url)
+            meta = {"event_type": "troupe_command", "event_payload": {"on_behalf_of": "U1"}}
+            web.chat_postMessage(channel=ws.channel_id, text="full", metadata=meta)
+            live = wait_for(lambda: listener.messages("full"), what="the live event")[0]
+            assert live["metadata"] == meta
+        finally:
+            listener.client.auto_reconnect_enabled = False
+            ws.close_connections("pi-2")
+            listener.client.close()

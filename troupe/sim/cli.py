@@ -76,6 +76,11 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         "--ack-timeout", type=float, default=3.0, help="seconds before an envelope is redelivered"
     )
     parser.add_argument(
+        "--full-metadata-events", action="store_true",
+        help="live message events carry metadata.event_payload (Slack sends only event_type "
+        "unless the app declares the type)",
+    )
+    parser.add_argument(
         "--hue", type=hue_names, metavar="NAMES",
         help="also serve a Hue bridge emulator with these lights (comma-separated, e.g. "
         "dining,lounge,porch; named Dining, Lounge, Porch; Porch is an on/off plug)",
@@ -100,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         latency_ms=args.latency_ms,
         port=args.port,
         ack_timeout=args.ack_timeout,
+        full_metadata_events=args.full_metadata_events,
     )
     try:
         workspace.start()

@@ -120,6 +120,9 @@ class Workspace:
         self.channels: dict[str, Channel] = {}
         self.scheduled: dict[str, Scheduled] = {}
         self.custom_emoji: set[str] = set()  # reaction names the workspace added
+        # Live message events carry only metadata.event_type unless this is set (Slack drops
+        # event_payload for event types the app did not declare; python-slack-sdk #1501).
+        self.full_metadata_events = False
         self.on_event: Callable[[str, dict[str, Any]], None] = lambda channel, event: None
         self.on_feed: Callable[[str, dict[str, Any]], None] = lambda kind, data: None
         self.schedule_at: Callable[[float, Callable[[], None]], Any] = lambda when, fn: None
@@ -361,7 +364,9 @@ class Workspace:
         event = dict(msg)
         event.pop("_metadata", None)
         if metadata:
-            event["metadata"] = copy.deepcopy(metadata)
+            full = self.full_metadata_events
+            event["metadata"] = (copy.deepcopy(metadata) if full
+                                 else {"event_type": metadata["event_type"]})
         event.update(self._event_base(chan), event_ts=ts)
         self.on_event(chan.id, event)
         self.on_feed("message_posted", {"channel": chan.id,

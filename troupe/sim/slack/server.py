@@ -107,10 +107,12 @@ class SimServer:
         rate_limits: str = "real",
         latency_ms: int = 0,
         ack_timeout: float = 3.0,
+        full_metadata_events: bool = False,
     ) -> None:
         if rate_limits not in ("real", "off"):
             raise ValueError("rate_limits must be 'real' or 'off'")
         self.model = Workspace(channel=channel, apps=apps)
+        self.model.full_metadata_events = full_metadata_events
         self.faults = Faults(latency_ms=latency_ms)
         self.recorder = Recorder()
         self.limiter = RateLimiter(enabled=rate_limits == "real")

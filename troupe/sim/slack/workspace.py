@@ -30,13 +30,18 @@ class SlackWorkspace:
         port: int = 0,
         host: str = "127.0.0.1",
         ack_timeout: float = 3.0,
+        full_metadata_events: bool = False,
     ) -> None:
+        """``full_metadata_events``: live message events carry ``metadata.event_payload``
+        too; by default they carry only ``event_type``, as Slack sends them to an app that
+        did not declare the type (read the payload with include_all_metadata)."""
         self._server = SimServer(
             apps=apps,
             channel=channel,
             rate_limits=rate_limits,
             latency_ms=latency_ms,
             ack_timeout=ack_timeout,
+            full_metadata_events=full_metadata_events,
         )
         self._host = host
         self._port = port
