@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from troupe.commands import command, help_for, help_text
+from troupe.pins import choose
 from troupe.plugin import Context, Plugin
 
 
@@ -54,8 +55,20 @@ class Core(Plugin):
             f"Answering: {self.host.name} (version {self.host.version}, plugins: {plugins})",
             f"Exclusive commands go to: {self.host.target or 'any Pi'}",
             f"Claims in flight here: {len(in_flight) - 1 if in_flight else 0}",
+            self._gpio_line(),
         ]
         ctx.reply("\n".join(lines))
+
+    def _gpio_line(self) -> str:
+        """This Pi's GPIO pins and the pin factory they got, with the problem if it is not real."""
+        pins = [pin for plugin in self.host.plugins
+                for pin in type(plugin).gpio_pins(self.config, self.host.name)]
+        if not pins:
+            return f"GPIO on {self.host.name}: no pins configured"
+        factory = choose()  # what `troupe run` chose at start (or what the program set)
+        problem = f". :warning: {factory.problem}" if factory.problem else ""
+        return (f"GPIO on {self.host.name}: pin factory {factory.describe()} for "
+                f"{', '.join(pins)}{problem}")
 
     @command("target {host:word}", mode="broadcast")
     def target(self, ctx: Context, host: str) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from troupe.config import Config, ConfigError, Problem, parse_config, read_toml
 from troupe.loader import resolve_plugins
+from troupe.pins import PinFactory, choose
 from troupe.plugin import Plugin
 
 
@@ -16,6 +17,21 @@ class Checked:
     config: Config
     plugins: list[type[Plugin]]
     warnings: list[str] = field(default_factory=list)  # allowed, but probably not meant
+    gpio: list[str] = field(default_factory=list)  # this Pi's GPIO pins, "lights.porch (GPIO 17)"
+    pins: PinFactory | None = None  # the pin factory they get: see choose_pins
+
+    def choose_pins(self) -> PinFactory | None:
+        """Let gpiozero choose this process's pin factory if this Pi has GPIO pins (a
+        process-wide choice, so only `troupe check` and `troupe run` make it)."""
+        self.pins = choose() if self.gpio else None
+        return self.pins
+
+    @property
+    def gpio_problem(self) -> str | None:
+        """Why this Pi's GPIO devices would not get real pins (an error for `troupe check`)."""
+        if self.pins is None or self.pins.problem is None:
+            return None
+        return f"GPIO ({', '.join(self.gpio)}): {self.pins.problem}"
 
 
 def config_warnings(config: Config) -> list[str]:
@@ -47,4 +63,5 @@ def check_config(path: str | os.PathLike, env: Mapping[str, str] | None = None) 
             problems.append(Problem(cls.plugin_name(), "(settings)", f"checkable settings ({e!r})"))
     if problems or config is None:
         raise ConfigError(problems, path)
-    return Checked(config, classes, config_warnings(config))
+    gpio = [pin for cls in classes for pin in cls.gpio_pins(raw, config.host_name)]
+    return Checked(config, classes, config_warnings(config), gpio)

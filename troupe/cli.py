@@ -7,10 +7,14 @@ import logging
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 import troupe
 from troupe.config import ConfigError
 from troupe.text import RedactingFilter
+
+if TYPE_CHECKING:
+    from troupe.check import Checked
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -37,8 +41,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 2
     for warning in checked.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    pins = checked.choose_pins()
+    if checked.gpio_problem:
+        print(f"error: {checked.gpio_problem}", file=sys.stderr)
+        return 2
     names = ", ".join(cls.plugin_name() for cls in checked.plugins)
-    print(f"{args.config}: OK (host {checked.config.host_name}; plugins: {names})")
+    gpio = f"; pin factory {pins.describe()} for {', '.join(checked.gpio)}" if pins else ""
+    print(f"{args.config}: OK (host {checked.config.host_name}; plugins: {names}{gpio})")
     return 0
 
 
@@ -54,6 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     for warning in checked.warnings:
         logging.getLogger("troupe").warning("%s", warning)
+    log_pins(checked)
     bot = Bot(checked.config, checked.plugins)
     stopping = threading.Event()
 
@@ -74,6 +84,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         logging.getLogger("troupe").exception("%s stopped on an unexpected error", bot.name)
         return 1
     return bot.exit_code
+
+
+def log_pins(checked: Checked) -> None:
+    """Before any device opens: the pin factory this Pi's GPIO devices get, an error if not real."""
+    log = logging.getLogger("troupe")
+    host = checked.config.host_name
+    pins = checked.choose_pins()
+    if checked.gpio_problem:
+        log.error("%s: %s", host, checked.gpio_problem)
+    elif pins:
+        log.info("%s GPIO pin factory: %s for %s", host, pins.describe(), ", ".join(checked.gpio))
 
 
 def cmd_version(args: argparse.Namespace) -> int:

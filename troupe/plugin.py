@@ -96,6 +96,12 @@ class Plugin:
         return []
 
     @classmethod
+    def gpio_pins(cls, config: dict[str, Any], host_name: str) -> list[str]:
+        """The GPIO pins this plugin opens on `host_name`, as "lights.porch (GPIO 17)": a Pi
+        with any needs a real pin library (see troupe.pins)."""
+        return []
+
+    @classmethod
     def configured(cls, config: dict[str, Any]) -> bool:
         """Whether the configuration has settings for this plugin (enables it by default)."""
         return any(section in config for section in cls.owned_sections())

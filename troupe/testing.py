@@ -96,7 +96,7 @@ class Federation:
                  host_config: dict[str, dict[str, Any]] | None = None,
                  plugin_paths: list[str | os.PathLike] = (), env: dict[str, str] | None = None,
                  gpio: bool = False, rate_limits: str = "off", extra_apps: int = 0,
-                 **workspace_kwargs: Any):
+                 wrapper: list[str] | tuple[str, ...] = (), **workspace_kwargs: Any):
         from troupe.sim.slack import SlackWorkspace
 
         self.workdir = Path(workdir).resolve()  # the hosts run with cwd=workdir
@@ -106,7 +106,8 @@ class Federation:
         self.config = config or {}
         self.host_config = host_config or {}
         self.plugin_paths = [str(p) for p in plugin_paths]
-        self.env = env or {}
+        self.env = env or {}  # for the hosts, over os.environ; a None value unsets that variable
+        self.wrapper = list(wrapper)  # a command the hosts run under, such as an `unshare ...`
         # gpio=True: each host's mock pins are served on its own socket (troupe.sim.gpio), in
         # a short folder of its own (a UNIX socket path must stay under 108 bytes).
         self.gpio_dir = tempfile.mkdtemp(prefix="troupe-gpio-") if gpio else None
@@ -172,8 +173,9 @@ class Federation:
                        TROUPE_SIM_GPIO_SOCKET=self.gpio_socket(name))
         env.pop("TROUPE_SLACK_BOT_TOKEN", None)
         env.pop("TROUPE_SLACK_APP_TOKEN", None)
+        env = {k: v for k, v in env.items() if v is not None}
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "troupe", "run", "--config", str(path)],
+            [*self.wrapper, sys.executable, "-m", "troupe", "run", "--config", str(path)],
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.workdir)
         if wait:
             self.wait_ready(name)

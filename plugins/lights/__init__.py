@@ -66,6 +66,11 @@ class Lights(Plugin):
     def check(cls, config: dict[str, Any], host_name: str) -> list[Problem]:
         return read_settings(config)[2]
 
+    @classmethod
+    def gpio_pins(cls, config: dict[str, Any], host_name: str) -> list[str]:
+        return [f"lights.{light.name} (GPIO {light.gpio})" for light in read_settings(config)[1]
+                if light.gpio is not None and light.host == host_name]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         hue, lights, _ = read_settings(self.config)

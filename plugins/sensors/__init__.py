@@ -59,6 +59,8 @@ from troupe.plugin import Context, Plugin
 from .check import SETTINGS, answer_wait, check_sensors
 from .devices import Sensor, SensorSpec, Temperature, make_sensor
 
+PIN_TYPES = ("motion", "door", "light")  # the types read from a GPIO pin
+
 
 class Sensors(Plugin):
     """Motion, doors, light and temperature: events posted by the Pi each is wired to."""
@@ -68,6 +70,13 @@ class Sensors(Plugin):
     @classmethod
     def check(cls, config: dict[str, Any], host_name: str) -> list[Problem]:
         return check_sensors(config)
+
+    @classmethod
+    def gpio_pins(cls, config: dict[str, Any], host_name: str) -> list[str]:
+        table = config.get("sensors") if isinstance(config.get("sensors"), dict) else {}
+        return [f"sensors.{name} (GPIO {body['gpio']})" for name, body in table.items()
+                if isinstance(body, dict) and body.get("host") == host_name
+                and body.get("type") in PIN_TYPES and isinstance(body.get("gpio"), int)]
 
     def __init__(self, host: Any, settings: dict[str, Any], config: dict[str, Any] | None = None):
         super().__init__(host, settings, config)
