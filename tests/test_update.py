@@ -110,66 +110,55 @@ def test_credentials_in_a_url_never_reach_chat():
 
 
 # ---- reading a rollout's thread ----------------------------------------------------------
-class FakeWeb:
-    def __init__(self, messages: list[dict[str, Any]], members: dict[str, dict[str, Any]]):
-        self.messages = messages
-        self.members = members
-        self.posted: list[dict[str, Any]] = []
+@pytest.fixture
+def house():
+    """Three Pis' real WebClients against the emulated workspace, and the person's."""
+    from slack_sdk import WebClient
 
-    def conversations_replies(self, **kw: Any) -> dict[str, Any]:
-        return {"messages": self.messages}
+    from troupe.sim.slack import SlackWorkspace
 
-    def conversations_members(self, **kw: Any) -> dict[str, Any]:
-        return {"members": list(self.members)}
-
-    def users_info(self, user: str) -> dict[str, Any]:
-        return {"user": self.members[user]}
-
-    def chat_postMessage(self, **kw: Any) -> dict[str, Any]:  # noqa: N802 - slack_sdk's name
-        self.posted.append(kw)
-        return {"ts": f"9.{len(self.posted)}"}
+    with SlackWorkspace(apps=3, channel="home", rate_limits="off", latency_ms=0, port=0) as ws:
+        pis = {app["name"]: SimpleNamespace(
+            web=WebClient(token=app["bot_token"], base_url=ws.api_url),
+            channel_id=ws.channel_id, name=app["name"], user=app["bot_user_id"])
+            for app in ws.apps}
+        person = WebClient(token=ws.user["token"], base_url=ws.api_url)
+        yield SimpleNamespace(ws=ws, pis=pis, person=person)
 
 
-def bot(user: str, text: str, command_ts: str, kind: str | None, **fields: Any) -> dict:
-    payload = {"command_ts": command_ts, "host": MEMBERS[user]["name"], **fields}
-    if kind:
-        payload["update"] = kind
-    return {"ts": f"2.{len(text)}", "user": user, "bot_id": "B" + user, "text": text,
-            "metadata": {"event_type": "troupe_reply", "event_payload": payload}}
+def test_thread_is_read_from_bot_posts_only(house):
+    a, b, c = house.pis["pi-1"], house.pis["pi-2"], house.pis["pi-3"]
+    command = house.ws.post("update to v2")
+    thread.post(a, command, "Preparing v2", "plan", to="v2")
+    thread.post(a, command, "pi-1 ready", "ready")
+    thread.post(b, command, "pi-2 cannot use v2", "unready", why="broken")
+    rollout = thread.post(a, command, "update rollout v2", "go")
+    thread.post(a, command, "pi-1 now on v2 (took 3 s)", "done", command_ts=rollout, to="v2",
+                seconds=3.2, **{"from": "v1"})
+    thread.post(b, command, "pi-2: already on v2", "skipped", command_ts=rollout,
+                why="already on v2")
+    b.web.chat_postMessage(  # the core's report of a turn freed after the lease
+        channel=b.channel_id, thread_ts=command,
+        text=f"<@{c.user}> stopped answering while running `update rollout v2`.",
+        metadata={"event_type": "troupe_reply",
+                  "event_payload": {"command_ts": rollout, "host": "pi-2"}})
+    thread.post(b, command, "pi-2 now on v9", "done", command_ts="7.7", to="v9")  # another one
+    house.person.chat_postMessage(  # a person cannot halt by typing, even with metadata
+        channel=house.ws.channel_id, thread_ts=command, text="halt",
+        metadata={"event_type": "troupe_reply",
+                  "event_payload": {"command_ts": rollout, "update": "halt"}})
 
-
-MEMBERS = {"UA": {"name": "pi-a", "is_bot": True}, "UB": {"name": "pi-b", "is_bot": True},
-           "UC": {"name": "pi-c", "is_bot": True}, "UH": {"name": "alice", "is_bot": False}}
-
-
-def test_thread_is_read_from_bot_posts_only():
-    rollout = "1.5"
-    messages = [
-        {"ts": "1.0", "user": "UH", "text": "update to v2"},
-        bot("UA", "Preparing v2", "1.0", "plan", to="v2"),
-        bot("UA", "pi-a ready", "1.0", "ready"),
-        bot("UB", "pi-b cannot use v2", "1.0", "unready", why="broken"),
-        bot("UA", "pi-a now on v2 (took 3 s)", rollout, "done", to="v2", seconds=3.2,
-            **{"from": "v1"}),
-        bot("UB", "pi-b: already on v2", rollout, "skipped", why="already on v2"),
-        bot("UB", "<@UC> stopped answering while running `update rollout v2`.", rollout, None),
-        bot("UB", "pi-b now on v9", "7.7", "done", to="v9"),  # about another command
-        {"ts": "3.0", "user": "UH", "text": "halt", "metadata": {
-            "event_type": "troupe_reply", "event_payload": {"command_ts": rollout,
-                                                             "update": "halt"}}},
-    ]
-    host = SimpleNamespace(web=FakeWeb(messages, MEMBERS), channel_id="C1", name="pi-a")
-    view = thread.read(host, "1.0", rollout)
-    assert view.plan["to"] == "v2" and view.halt is None  # a person cannot halt by typing
-    assert set(view.ready) == {"UA", "UB"} and view.ready["UB"]["why"] == "broken"
-    assert set(view.reports) == {"UA", "UB"} and view.interrupted == {"UC"}
-    members = thread.pis(host)
-    assert members == {"UA": "pi-a", "UB": "pi-b", "UC": "pi-c"}
+    view = thread.read(a, command, rollout)
+    assert view.plan["to"] == "v2" and view.halt is None
+    assert set(view.ready) == {a.user, b.user} and view.ready[b.user]["why"] == "broken"
+    assert set(view.reports) == {a.user, b.user} and view.interrupted == {c.user}
+    members = thread.pis(a)
+    assert members == {a.user: "pi-1", b.user: "pi-2", c.user: "pi-3"}
     text = thread.summary(view, members, 31.4, "Rollout of v2")
-    assert text == ("Rollout of v2 done in 31 s:\n• pi-a: v1 → v2 in 3 s\n"
-                    "• pi-b: already on v2\n"
-                    "• pi-c: stopped answering during its turn; not done (check it)")
-    view.interrupted.clear()  # pi-c has not had its turn yet: no summary
+    assert text == ("Rollout of v2 done in 31 s:\n• pi-1: v1 → v2 in 3 s\n"
+                    "• pi-2: already on v2\n"
+                    "• pi-3: stopped answering during its turn; not done (check it)")
+    view.interrupted.clear()  # pi-3 has not had its turn yet: no summary
     assert thread.summary(view, members, 1, "Rollout of v2") is None
 
 
@@ -213,15 +202,19 @@ def test_running_release_is_where_the_code_was_loaded_from(tmp_path, monkeypatch
 
 
 # ---- the canary's vote ---------------------------------------------------------------------
-def test_only_authorized_votes_count():
+def test_only_authorized_votes_count(house):
     plugin = SimpleNamespace(config={"auth": {"users": ["UBOSS"]}}, host=None)
     canary = Canary(plugin)
     reactions = [{"name": "+1", "users": ["UGUEST"]}, {"name": "-1", "users": ["UGUEST"]},
                  {"name": "thumbsup", "users": ["UBOSS"]}]
     assert canary.vote(reactions, UP) == "UBOSS"
     assert canary.vote(reactions, DOWN) is None
-    open_house = SimpleNamespace(config={}, host=SimpleNamespace(web=FakeWeb([], MEMBERS)))
-    assert Canary(open_house).vote([{"name": "-1", "users": ["UA", "UH"]}], DOWN) == "UH"
+    # an open house: any person counts, a bot (another Pi, another app) does not
+    pi = house.pis["pi-1"]
+    open_house = SimpleNamespace(config={}, host=pi)
+    person = house.ws.user["id"]
+    assert Canary(open_house).vote([{"name": "-1", "users": [pi.user, person]}], DOWN) == person
+    assert Canary(open_house).vote([{"name": "-1", "users": [pi.user]}], DOWN) is None
 
 
 # ---- the service manager stand-in ----------------------------------------------------------
