@@ -354,3 +354,14 @@ def test_offline_pis_are_named_and_the_switch_back_survives_its_pi(tmp_path, hue
         wait_for(lambda: not hue.light("Dining")["on"], 10, "the switch back to run")
         [done] = fed.answers_to(back["ts"])
         assert done["text"] == "The dining light is off." and fed.host_of(done) != answer["by"]
+
+
+def test_a_gpio_pin_that_fails_gets_a_clear_answer(plugin, mocker):
+    """A relay's pin can fail mid-life (a gpiochip gone, EIO): the answer names light, pin, Pi."""
+    pin = plugin.outputs[plugin.lights["porch"].key].pin
+    mocker.patch.object(pin, "_set_state", side_effect=OSError(5, "Input/output error"))
+    expected = "Sorry, the porch light's GPIO 17 on pi-2 failed: [Errno 5] Input/output error."
+    assert run(plugin, "toggle porch light") == expected
+    assert run(plugin, "switch porch on") == expected
+    mocker.stopall()
+    assert run(plugin, "switch porch on") == "The porch light is on."

@@ -24,11 +24,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gpiozero import OutputDevice
+from gpiozero import GPIOZeroError, OutputDevice
 
 from troupe.commands import CommandSpec, command
 from troupe.config import Problem
 from troupe.plugin import Context, Plugin
+from troupe.text import escape
 
 from .config import Light, read_settings
 from .hue import Hue, LightError, LightState
@@ -52,6 +53,11 @@ def _with_light(handler: Callable[..., None]) -> Callable[..., None]:
             handler(self, ctx, found, **args)
         except LightError as e:
             ctx.reply(f"Sorry, {e}.")
+        except (OSError, GPIOZeroError) as e:
+            if found.gpio is None:
+                raise
+            ctx.reply(f"Sorry, the {found.name} light's GPIO {found.gpio} on {self.host.name} "
+                      f"failed: {escape(str(e) or type(e).__name__)}.")
 
     return run
 
