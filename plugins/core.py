@@ -70,7 +70,7 @@ class Core(Plugin):
         return (f"GPIO on {self.host.name}: pin factory {factory.describe()} for "
                 f"{', '.join(pins)}{problem}")
 
-    @command("target {host:word}", mode="broadcast")
+    @command("target {host:word}", mode="broadcast", admin=True)
     def target(self, ctx: Context, host: str) -> None:
         """Send exclusive commands to one Pi (`target pi-2`) until `target all`; the Pis
         remember it across restarts."""
@@ -81,7 +81,7 @@ class Core(Plugin):
             ctx.reply(f"{self.host.name}: exclusive commands now go to {who}."
                       + _unkept(problem))
 
-    @command("debug {state:on|off}", mode="broadcast")
+    @command("debug {state:on|off}", mode="broadcast", admin=True)
     def debug(self, ctx: Context, state: str) -> None:
         """With debug on, every answer names the Pi that gave it."""
         problem = self.host.remember(debug=state == "on")

@@ -129,3 +129,40 @@ def test_admins_must_be_users(tmp_path):
     assert done.returncode == 2 and "auth.admins = 'U1': expected a list" in done.stderr
     done = troupe_check(tmp_path, GOOD + '[auth]\nusers = ["U1", "U2"]\nadmins = ["U1"]\n')
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.multihost
+def test_only_admins_run_admin_commands(tmp_path):
+    """[auth] admins: a user who is no admin may run commands, not `target` (nor update,
+    rollback, debug); one Pi refuses, privately; the admin's `target` works."""
+    from troupe.testing import Federation, wait_for
+
+    fed = Federation(tmp_path / "fed", 2, plugins=["core"])
+    fed.ws.start()  # (idempotent) the member must exist before the Pis read their config
+    owner, member = fed.ws.user, fed.ws.add_user("member")
+    fed.config = {"auth": {"users": [owner["id"], member["id"]], "admins": [owner["id"]]}}
+    ephemerals: list[dict] = []
+    fed.ws.add_listener(ephemerals.append, ["ephemeral"])
+    with fed:
+        refused = fed.say("target pi-2", user=member)
+        wait_for(lambda: ephemerals, 20, "the refusal")
+        assert ephemerals[0]["user"] == member["id"]
+        assert ephemerals[0]["text"] == ("Sorry, only the house's admins may run `target`. "
+                                         "Ask its owner to add your user ID to [auth] admins.")
+        wait_for(lambda: fed.ws.reactions(refused), 10, "the refusal to be marked")
+        ts = fed.say("status", user=member)  # an ordinary command: the member may
+        assert "Exclusive commands go to: any Pi" in fed.wait_for_answer(ts)["text"]
+        assert len(ephemerals) == 1 and not fed.answers_to(refused)
+
+        ts = fed.say("target pi-2")  # the admin
+        assert "now go to me" in fed.wait_for_answer(ts)["text"]
+
+
+def test_the_house_changing_commands_are_admin_commands():
+    from troupe_plugins.core import Core
+    from troupe_plugins.update import Update
+
+    from troupe.commands import commands_of
+
+    admin = {s.name for cls in (Core, Update) for s in commands_of(cls) if s.admin}
+    assert admin == {"target", "debug", "update", "prepare", "rollout", "rollback"}

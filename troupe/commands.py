@@ -71,6 +71,7 @@ class CommandSpec:
     runs_on: Callable[[Any, dict[str, Any]], bool] | str | None = None
     idempotent: bool = False
     lease: float | None = None
+    admin: bool = False  # only [auth] admins may run it (see Config.may_administer)
     summary: str = ""
     doc: str = ""
     owner: Any = None
@@ -174,11 +175,14 @@ def command(
     idempotent: bool = False,
     name: str | None = None,
     lease: float | None = None,
+    admin: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a plugin method as a command. Errors in the pattern raise :class:`PatternError`.
 
     ``lease``: seconds before a silent holder's claim may be taken over, for commands
     that legitimately run longer than the configured ``[troupe] lease`` (an update).
+    ``admin``: a command that changes the house itself (update, rollback, target, debug):
+    only ``[auth] admins`` may run it, or every one of ``[auth] users`` while admins is empty.
 
     The method gets a list of :class:`CommandSpec` in its ``__troupe_command__`` attribute
     (a method may carry several ``@command`` decorators; they are kept top to bottom).
@@ -214,6 +218,7 @@ def command(
             runs_on=runs_on,
             idempotent=idempotent,
             lease=lease,
+            admin=admin,
             summary=doc.splitlines()[0].strip() if doc else "",
             doc=doc,
         )

@@ -14,11 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from troupe.authors import FEDERATION
 from troupe.secrets import mask
 from troupe.state import default_state_dir
 
 TOKEN_ENV = {"bot_token": "TROUPE_SLACK_BOT_TOKEN", "app_token": "TROUPE_SLACK_APP_TOKEN"}
 CORE_SECTIONS = ("slack", "host", "auth", "plugins", "troupe", "aliases")
+NOT_A_USER = ("you are not allowed to command this house. "
+              "Ask its owner to add your user ID to [auth] users.")
+NOT_AN_ADMIN = ("only the house's admins may run `{}`. "
+                "Ask its owner to add your user ID to [auth] admins.")
 PREFERRED_CLAIMS_DEFAULT = True  # [troupe] preferred_claims when not set (bench/notes.md)
 
 
@@ -88,6 +93,12 @@ class Config:
     path: str | None = None
     state_dir: str = ""  # where this Pi keeps what chat told it (troupe.state)
     auth_admins: list[str] = field(default_factory=list)  # empty: users may run admin commands
+
+    def may_administer(self, user: str) -> bool:
+        """Whether `user` (already allowed to command) may run an ``admin`` command: one of
+        ``[auth] admins``, anyone allowed while it is empty, or the federation itself (a
+        command from the configuration, such as a schedule)."""
+        return not self.auth_admins or user in self.auth_admins or user == FEDERATION
 
     def section(self, name: str) -> dict[str, Any]:
         """A plugin's own top-level table (empty if absent)."""

@@ -32,7 +32,7 @@ from slackmq import Markers, SlackMQ
 from troupe.authors import COMMAND_EVENT, Authors
 from troupe.catchup import CatchUp
 from troupe.commands import CommandSpec, commands_of
-from troupe.config import Config
+from troupe.config import NOT_A_USER, NOT_AN_ADMIN, Config
 from troupe.guard import PREFERRED_WINDOW, Guard, Job, preferred_window
 from troupe.help import suggest
 from troupe.patterns import Match, best_match
@@ -406,6 +406,9 @@ class Bot:
                 self._exclusive_answer(cmd, "unknown", lambda: self._unknown(cmd))
             return
         plugin, spec, match = found
+        if spec.admin and not finished and not self.config.may_administer(author):
+            why = NOT_AN_ADMIN.format(spec.name)
+            return self._exclusive_answer(cmd, "refused", lambda: self._refuse(cmd, why))
         if finished and spec.mode in ("broadcast", "sequential"):
             finished = _has_outcome(cmd.reactions, self.user_id)  # this Pi's own turn
         elif spec.mode == "broadcast" and source != "history" and float(ts) < self.started_at:
@@ -552,13 +555,11 @@ class Bot:
                             e.response.get("error"))
 
     # ---- answers the core gives itself -----------------------------------
-    def _refuse(self, cmd: Command) -> None:
+    def _refuse(self, cmd: Command, why: str = NOT_A_USER) -> None:
         log.warning("%s %s refused %r from unauthorized user %s", self.name, cmd.ts, cmd.text,
                     cmd.user)
-        self.web.chat_postEphemeral(
-            channel=self.channel_id, user=cmd.user,
-            text="Sorry, you are not allowed to command this house. "
-                 "Ask its owner to add your user ID to [auth] users.")
+        self.web.chat_postEphemeral(channel=self.channel_id, user=cmd.user,
+                                    text=f"Sorry, {why}")
 
     def _unknown(self, cmd: Command) -> None:
         specs = [spec for _, spec in self.commands]

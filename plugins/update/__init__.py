@@ -86,7 +86,7 @@ class Update(Plugin):
         return running_release(self.root)
 
     # ---- commands ------------------------------------------------------------
-    @command("update [to {version:word}] [{canary:--canary|canary}]", idempotent=True,
+    @command("update [to {version:word}] [{canary:--canary|canary}]", idempotent=True, admin=True,
              aliases=["update {version:word} [{canary:--canary|canary}]"])
     def update(self, ctx: Context, version: str | None = None, canary: str | None = None) -> None:
         """Update every Pi, one at a time, to the newest release (or `update to v4`).
@@ -109,7 +109,7 @@ class Update(Plugin):
         threading.Thread(target=coordinate, name="update-coordinate", daemon=True,
                          args=(self, ctx.ts, root, ctx.user, target, bool(canary))).start()
 
-    @command("update prepare {version:word}", mode="broadcast")
+    @command("update prepare {version:word}", mode="broadcast", admin=True)
     def prepare(self, ctx: Context, version: str) -> None:
         """Build and check a release beside the running one (`update` posts this)."""
         started = time.monotonic()
@@ -124,13 +124,14 @@ class Update(Plugin):
                     "ready" if ok else "unready", command_ts=ctx.ts, to=version, why=why,
                     seconds=round(time.monotonic() - started, 1))
 
-    @command("update rollout {version:word} [{canary:--canary|canary}]", mode="sequential")
+    @command("update rollout {version:word} [{canary:--canary|canary}]", mode="sequential",
+             admin=True)
     def rollout(self, ctx: Context, version: str, canary: str | None = None) -> None:
         """Switch every Pi, one at a time, to a prepared release (`update` posts this)."""
         with self.lock:
             self._turn(ctx, "update", version, bool(canary))
 
-    @command("rollback", mode="sequential")
+    @command("rollback", mode="sequential", admin=True)
     def rollback(self, ctx: Context) -> None:
         """Take every Pi, one at a time, back to its previous release."""
         with self.lock:

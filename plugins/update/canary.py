@@ -55,8 +55,10 @@ class Canary:
                 pass
 
     def authorized(self, user: str) -> bool:
-        """The core's rule: [auth] users if set, else any person in the workspace."""
-        users = (self.plugin.config.get("auth") or {}).get("users") or []
+        """Who may run `update` by the core's rule: [auth] admins if set, else [auth] users
+        if set, else any person in the workspace."""
+        auth = self.plugin.config.get("auth") or {}
+        users = auth.get("admins") or auth.get("users") or []
         if users:
             return user in users
         if user not in self._humans:
