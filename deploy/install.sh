@@ -11,7 +11,8 @@
 #
 # Idempotent: running it again repairs what is missing and never overwrites an
 # existing /etc/troupe/troupe.toml or /etc/troupe/env. It
-#   1. installs python3-venv and git (apt),
+#   1. installs python3-venv and git, and the GPIO pin library python3-lgpio where the
+#      archive has it (apt; Raspberry Pi OS does),
 #   2. creates the system user `troupe` (in the gpio group),
 #   3. builds the first release under /opt/troupe/releases/<tag>/ and points
 #      /opt/troupe/current at it (the same layout troupe.releases manages),
@@ -103,15 +104,34 @@ write_file() {  # write_file PATH MODE OWNER:GROUP  (content on stdin), atomical
 }
 
 install_packages() {
-    local missing=()
-    for pkg in python3-venv git; do
+    local missing=() install=() pkg
+    for pkg in python3-venv git python3-lgpio; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
-    if [ ${#missing[@]} -gt 0 ]; then
-        log "installing ${missing[*]}"
-        apt-get update -q
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
-    fi
+    [ ${#missing[@]} -gt 0 ] || return 0
+    apt-get update -q
+    for pkg in "${missing[@]}"; do
+        if [ "$pkg" = python3-lgpio ] && ! apt_has "$pkg"; then  # Debian bookworm has none
+            log "warning: this system's archive has no python3-lgpio: GPIO devices will get" \
+                "no pin library (troupe check says so); see docs/deploy.md, GPIO"
+        else
+            install+=("$pkg")
+        fi
+    done
+    [ ${#install[@]} -gt 0 ] || return 0
+    log "installing ${install[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${install[@]}"
+}
+
+apt_has() {  # apt_has PACKAGE: the archive offers it (a candidate version)
+    apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [0-9]'
+}
+
+make_venv() {  # make_venv DIR: a release venv that also sees the system's packages (GPIO)
+    # python3-lgpio is Debian's build of the pin library for the Pi's own CPU (PyPI has no
+    # wheel for a Pi Zero's armv6l, and a Pi has no compiler). The release's own
+    # dependencies still go into the venv: pip install --ignore-installed (see docs/deploy.md).
+    as_user "$TROUPE_PYTHON" -m venv --system-site-packages "$1"
 }
 
 create_user() {
@@ -164,9 +184,9 @@ build_release() {  # the first release; later ones are built by `troupe release`
     as_user git -C "$dir/src" fetch --quiet --no-tags --depth 1 -- "$TROUPE_URL" "+$ref:$ref"
     as_user git -C "$dir/src" -c advice.detachedHead=false checkout --quiet --detach "$ref^{commit}"
     as_user rm -f "$dir/src/.git/FETCH_HEAD"
-    as_user "$TROUPE_PYTHON" -m venv "$dir/venv"
+    make_venv "$dir/venv"
     as_user env HOME="$TROUPE_HOME" "$dir/venv/bin/python" -m pip install --quiet \
-        --disable-pip-version-check ${TROUPE_PIP_ARGS:-} "$dir/src"
+        --disable-pip-version-check --ignore-installed ${TROUPE_PIP_ARGS:-} "$dir/src"
     [ -x "$dir/venv/bin/troupe" ] || die "release $TROUPE_VERSION installed no troupe command"
     printf '{"version": "%s", "source": "git %s (tags %s)", "built_at": %s}\n' \
         "$TROUPE_VERSION" "$(redact_url "$TROUPE_URL")" "$TROUPE_REF_PATTERN" "$(date +%s)" \

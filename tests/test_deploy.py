@@ -483,3 +483,86 @@ def test_install_never_follows_a_link_planted_in_the_release_root(tmp_path):
     assert proc.returncode == 1 and "releases/v2 is a symbolic link" in proc.stderr
     assert sorted(p.name for p in victim.iterdir()) == ["RELEASE"]
     assert not (root / "current").exists()
+
+
+# ---- GPIO: the pin library and the unit's device access (issue 16) ----------------------
+
+
+def fake_apt(tmp_path: Path, archive_has_lgpio: bool) -> tuple[dict[str, str], Path]:
+    """dpkg (nothing installed), apt-cache and apt-get that only log: the archive is faked."""
+    bin_dir, calls = tmp_path / "apt-bin", tmp_path / "apt-calls"
+    bin_dir.mkdir()
+    candidate = "0.2.2-1~rpt1" if archive_has_lgpio else "(none)"
+    scripts = {
+        "dpkg": "exit 1",
+        "apt-cache": f'echo "$2:"; echo "  Installed: (none)"; echo "  Candidate: {candidate}"',
+        "apt-get": f'echo "apt-get $*" >> "{calls}"',
+    }
+    for name, body in scripts.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    return {"PATH": f"{bin_dir}:{os.environ['PATH']}"}, calls
+
+
+@pytest.mark.parametrize("archive_has_lgpio", [True, False])
+def test_install_gets_the_pin_library_where_the_archive_has_it(tmp_path, archive_has_lgpio):
+    extra, calls = fake_apt(tmp_path, archive_has_lgpio)
+    proc = run_install_functions({**install_env(tmp_path), **extra}, "install_packages")
+    assert proc.returncode == 0, proc.stderr
+    installs = [c for c in calls.read_text().splitlines() if " install " in c]
+    assert len(installs) == 1
+    assert installs[0].split()[-3:] == (["python3-venv", "git", "python3-lgpio"]
+                                        if archive_has_lgpio else ["-q", "python3-venv", "git"])
+    assert ("no python3-lgpio" in proc.stdout) != archive_has_lgpio
+
+
+@needs_chown
+@pytest.mark.timeout(300)
+def test_install_builds_a_venv_that_sees_the_system_pin_library(tmp_path):
+    """The venv and pip command lines as install.sh runs them (bash -x), and the venv made."""
+    import sys
+
+    repo = tmp_path / "origin"
+    (repo / "src" / "troupe").mkdir(parents=True)
+    g = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*g, "init", "-q"], check=True)
+    (repo / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n')
+    (repo / "backend.py").write_text(BACKEND.format(number="1"))
+    (repo / "src" / "troupe" / "__init__.py").write_text("def main():\n    print('v1')\n")
+    subprocess.run([*g, "add", "-A"], check=True)
+    subprocess.run([*g, "commit", "-q", "-m", "1"], check=True)
+    subprocess.run([*g, "tag", "v1"], check=True)
+    env = install_env(tmp_path, TROUPE_URL=str(repo), TROUPE_VERSION="v1",
+                      TROUPE_PYTHON=getattr(sys, "_base_executable", sys.executable),
+                      TROUPE_PIP_ARGS="--no-index --no-deps --no-build-isolation")
+    proc = run_install_functions(env, "set -x", "build_release")
+    assert proc.returncode == 0, proc.stderr
+    trace = [line.lstrip("+ ") for line in proc.stderr.splitlines()]
+    venv = Path(env["TROUPE_ROOT"]) / "releases" / "v1" / "venv"
+    assert f"{env['TROUPE_PYTHON']} -m venv --system-site-packages {venv}" in trace
+    pip = [line for line in trace  # as_user's "$@": the command itself
+           if line.startswith("env ") and f" {venv}/bin/python -m pip install " in line]
+    assert len(pip) == 1 and "--ignore-installed" in pip[0].split(), trace
+    assert "include-system-site-packages = true" in (venv / "pyvenv.cfg").read_text()
+
+
+def test_service_unit_lets_the_troupe_user_reach_the_gpio_devices():
+    svc = parse_unit(DEPLOY / "troupe.service")["Service"]
+    assert "gpio" in " ".join(svc["SupplementaryGroups"]).split()
+    allowed = {line.split()[0]: line.split()[1] for line in svc["DeviceAllow"]}
+    assert allowed["/dev/gpiomem"] == "rw"  # Pi 1-4: the GPIO registers (native, RPi.GPIO)
+    assert allowed["char-gpiochip"] == "rw"  # every Pi: /dev/gpiochip* (lgpio)
+    assert "yes" not in svc.get("PrivateDevices", [])  # it would hide /dev/gpio*
+    # lgpio makes its notification pipe in LG_WD (else the working directory)
+    assert "LG_WD=/run/troupe" in svc["Environment"] and svc["RuntimeDirectory"] == ["troupe"]
+
+
+@needs_chown
+def test_installed_unit_keeps_the_gpio_group_only_where_it_exists(tmp_path):
+    env = install_env(tmp_path, TROUPE_VERSION="v1")
+    assert run_install_functions(env, "install_units").returncode == 0
+    unit = parse_unit(Path(env["TROUPE_UNIT_DIR"]) / "troupe.service")["Service"]
+    has_gpio = subprocess.run(["getent", "group", "gpio"], capture_output=True).returncode == 0
+    assert ("SupplementaryGroups" in unit) == has_gpio  # systemd refuses an unknown group
+    assert "char-gpiochip rw" in unit["DeviceAllow"]
