@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from troupe import releases
 from troupe.releases import (
     BUILD_NICENESS,
     GitSource,
@@ -512,3 +513,49 @@ def test_links_move_under_the_lock(tmp_path, mocker):
     root.switch("v2")
     root.rollback()
     assert held and all(held)
+
+
+OFFLINE_BACKEND = '''
+"""A PEP 517 backend with no requirements: pip builds the project with no network."""
+import base64, hashlib, os, zipfile
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    dist = "troupe-1.dist-info"
+    files = {"troupe/__init__.py": "def main():\\n    print('v1')\\n",
+             f"{dist}/METADATA": "Metadata-Version: 2.1\\nName: troupe\\nVersion: 1\\n",
+             f"{dist}/WHEEL": "Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+             f"{dist}/entry_points.txt": "[console_scripts]\\ntroupe = troupe:main\\n"}
+    record = []
+    with zipfile.ZipFile(os.path.join(wheel_directory, "troupe-1-py3-none-any.whl"), "w") as z:
+        for path, text in files.items():
+            z.writestr(path, text)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest())
+            record.append(f"{path},sha256={digest.rstrip(b'=').decode()},{len(text)}")
+        z.writestr(f"{dist}/RECORD", "\\n".join(record + [f"{dist}/RECORD,,"]) + "\\n")
+    return "troupe-1-py3-none-any.whl"
+'''
+
+
+@pytest.mark.timeout(300)
+def test_a_pi_release_venv_sees_the_system_pin_library(tmp_path, gitenv, mocker):
+    """What an update builds on a Pi (no reuse_site_packages): a venv with the system's
+    packages (python3-lgpio), the release's own installed into it (--ignore-installed)."""
+    repo = tmp_path / "offline"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / "pyproject.toml").write_text('[build-system]\nrequires = []\n'
+                                         'build-backend = "backend"\nbackend-path = ["."]\n')
+    (repo / "backend.py").write_text(OFFLINE_BACKEND)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "v1")
+    git(repo, "tag", "v1")
+    root = ReleaseRoot(tmp_path / "opt", GitSource(str(repo)))
+    run = mocker.spy(releases, "_run")  # reads the command lines; every one really runs
+    venv = root.build("v1") / "venv"
+    commands = [call.args[0] for call in run.call_args_list]
+    assert [root.python, "-m", "venv", "--system-site-packages", str(venv)] in commands
+    pip = [c for c in commands if c[1:4] == ["-m", "pip", "install"]]
+    assert len(pip) == 1 and "--ignore-installed" in pip[0] and pip[0][0] == str(
+        venv / "bin" / "python")
+    assert "include-system-site-packages = true" in (venv / "pyvenv.cfg").read_text()
+    assert run_bin(venv / "bin" / "troupe").strip() == "v1"
