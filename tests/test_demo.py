@@ -21,6 +21,7 @@ from troupe.demo.configs import checked_plugin_config
 from troupe.demo.hosts import Pi
 from troupe.demo.house import House
 from troupe.demo.testing import DemoProcess
+from troupe.demo.updates import UpdateSteps
 from troupe.testing import wait_for
 
 pytestmark = pytest.mark.multihost
@@ -79,6 +80,28 @@ def test_chat_names_authors_links_answers_and_explains_takeover_bids():
               "text": "fire schedule k3x9 2026-12-01T07:00:00+00:00 once: toggle dining light"}
     shown = chat.apply({"type": "message_posted", "message": firing})[0]["message"]
     assert shown["kind"] == "protocol" and shown["text"].endswith(": toggle dining light")
+
+
+def test_update_steps_follow_the_plugins_posts_and_the_turns():
+    steps = UpdateSteps(["pi-1", "pi-2"])
+
+    def post(ts: str, text: str, kind: str = "pi", **payload: str) -> bool:
+        return steps.on_message({"ts": ts, "text": text, "kind": kind}, payload)
+
+    assert not post("1.0", "update to v0.2.0", "person")
+    assert post("1.1", "Preparing v0.2.0 on every Pi", update="plan", to="v0.2.0")
+    assert steps.steps == {"pi-1": "preparing v0.2.0: building, checking",
+                           "pi-2": "preparing v0.2.0: building, checking"}
+    assert post("1.2", "pi-2: v0.2.0 built and checked, ready", update="ready", host="pi-2")
+    assert steps.steps["pi-2"] == "v0.2.0 built and checked, ready"
+    assert post("1.3", "update rollout v0.2.0")
+    assert steps.on_pin("1.3", "pi-1") and not steps.on_pin("1.0", "pi-2")
+    assert steps.steps == {"pi-1": "its turn: switching to v0.2.0, restarting",
+                           "pi-2": "ready; waiting for its turn to switch to v0.2.0"}
+    assert post("1.4", "pi-1 now on v0.2.0 (took 4 s)", update="done", host="pi-1")
+    assert steps.steps["pi-1"] == "now on v0.2.0 (took 4 s)"
+    assert post("1.5", "Update done in 9 s: ...", update="summary", host="pi-2")
+    assert steps.steps == {}
 
 
 def test_the_households_settings_pass_every_plugins_check(tmp_path):
@@ -181,12 +204,27 @@ def test_a_killed_pi_is_offline_and_the_house_still_answers(demo):
     demo.post("/api/pis/pi-1/kill")
     state = demo.wait_for(lambda s: demo.pi(s, "pi-1")["state"] == "offline" and s, 10,
                           "pi-1 offline")
-    assert demo.pi(state, "pi-1")["pid"] is None
+    pi = demo.pi(state, "pi-1")
+    assert pi["pid"] is None and pi["last_exit"] == -signal.SIGKILL
+    assert pi["detail"] == "killed · stays off until you press Start"  # no systemd here
+    assert pi["down_since"] <= time.time()
     ts = demo.post("/api/say", {"text": "toggle lounge light"})["ts"]
     answer = demo.wait_for(lambda s: demo.answers(s, ts), 20, "an answer")
     assert [a["author"] for a in answer] == ["pi-2"]
     demo.post("/api/pis/pi-1/restart")
     demo.wait_online()
+
+
+def test_restart_stops_a_pi_cleanly_then_starts_it(demo):
+    """Restart is what `systemctl restart` does (SIGTERM, then start); Kill pulls the plug."""
+    before = demo.pi(demo.wait_online(), "pi-2")
+    demo.post("/api/pis/pi-2/restart")
+    state = demo.wait_for(lambda s: (p := demo.pi(s, "pi-2"))["state"] == "online"
+                          and p["pid"] != before["pid"] and s, 30, "pi-2 back with a new pid")
+    pi = demo.pi(state, "pi-2")
+    assert pi["last_exit"] == 0, "stopped by SIGTERM, it exits cleanly; -9 would be a kill"
+    assert pi["restarts"] == before["restarts"] + 1
+    assert any("pi-2 restarting: SIGTERM" in a["text"] for a in state["activity"])
 
 
 def test_a_pi_cut_off_from_slack_is_shown_and_the_others_answer(demo):
@@ -221,7 +259,8 @@ def test_the_trap_waits_for_a_command_posted_after_it_is_armed(demo):
         late.pins_add(channel=channel, timestamp=ts)
         late.pins_remove(channel=channel, timestamp=ts)
         late_pin = [{"by": "pi-2", "what": "pinned"}, {"by": "pi-2", "what": "unpinned"}]
-        state = demo.wait_for(lambda s: demo.message(s, ts)["events"][-2:] == late_pin and s,
+        state = demo.wait_for(lambda s: [{"by": e["by"], "what": e["what"]} for e in
+                                         demo.message(s, ts)["events"][-2:]] == late_pin and s,
                               10, "the late pin given back")
         assert state["trap"], "the trap sprang on a message posted before it was armed"
         assert all(p["state"] == "online" for p in state["pis"])
@@ -238,6 +277,11 @@ def test_a_pi_killed_mid_command_is_taken_over(demo):
                           15, "the claiming Pi to die")
     victim = next(p["name"] for p in state["pis"] if p["state"] == "offline")
     try:
+        # Before the lease (6 s from the pin) runs out: the page has what it counts down from.
+        claim = demo.message(state, ts)["trail"][0]
+        assert (claim["tone"], claim["live"]) == ("claim", True), claim
+        assert claim["claimed_at"] <= demo.pi(state, victim)["silent_since"] <= time.time()
+        assert state["lease_s"] == 6
         report = demo.wait_for(lambda s: demo.answers(s, ts), 20, "the takeover report")
         assert len(report) == 1
         assert report[0]["author"] != victim
@@ -257,11 +301,27 @@ def test_update_rolls_the_newer_version_across_the_pis(demo):
     if state["update"] is None:
         pytest.skip("the update plugin is not in this tree")
     newer = state["update"]["newer"]
+    assert state["update"]["command"] == f"update to {newer}"
+    assert state["update"]["behind"] == ["pi-1", "pi-2"]
     demo.post("/api/say", {"text": state["update"]["command"]})
-    state = demo.wait_for(lambda s: all(p["version"] == newer.removeprefix("v")
-                                        and p["state"] == "online" for p in s["pis"]) and s,
-                          60, f"every Pi on {newer}")
+    seen: dict[str, list[str]] = {"pi-1": [], "pi-2": []}  # each Pi's steps, as the page saw
+
+    def every_pi_updated(s: dict) -> dict | None:
+        for p in s["pis"]:
+            if p["step"] and p["step"] not in seen[p["name"]][-1:]:
+                seen[p["name"]].append(p["step"])
+        return all(p["version"] == newer.removeprefix("v") and p["state"] == "online"
+                   for p in s["pis"]) and s["update"]["command"] is None and s
+
+    state = demo.wait_for(every_pi_updated, 60, f"every Pi on {newer}")
     assert all(p["restarts"] >= 1 for p in state["pis"])
+    assert state["update"]["behind"] == []  # the page's update button and chip go
+    for name, steps in seen.items():
+        assert steps[0] == f"preparing {newer}: building, checking", (name, steps)
+        assert any(f"{newer} built and checked, ready" in step for step in steps), steps
+        assert any(step.startswith(f"its turn: switching to {newer}") for step in steps), steps
+    demo.wait_for(lambda s: not any(p["step"] for p in s["pis"]), 20,
+                  "the steps to clear once the summary is posted")
     ts = demo.post("/api/say", {"text": "roll call"})["ts"]
     answers = demo.wait_for(lambda s: len(demo.answers(s, ts)) == 2 and demo.answers(s, ts),
                             20, "two roll call answers")

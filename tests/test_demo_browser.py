@@ -6,6 +6,7 @@ Saves screenshots to artifacts/ (git-ignored) for a person to look at.
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,107 @@ def test_the_page_works_at_phone_width(browser, demo):
     page.click("[data-show=house]")
     expect(page.locator("[data-light=dining]")).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "demo-phone-house.png"))
+
+
+WIDE = {"width": 1400, "height": 950}
+
+
+def all_online(page) -> None:
+    """Start any Pi an earlier test left off, and wait for every one to be online."""
+    from playwright.sync_api import expect
+
+    for card in page.locator(".pi[data-state=offline]").all():
+        card.locator("[data-action=restart]").click()
+    expect(page.locator(".pi[data-state=online]")).to_have_count(3, timeout=30_000)
+
+
+def inside(inner: dict, outer: dict, slack: float = 0.5) -> bool:
+    return (inner["x"] >= outer["x"] - slack and inner["y"] >= outer["y"] - slack
+            and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + slack
+            and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + slack)
+
+
+def test_at_1400x950_everything_fits_and_the_log_shows_without_scrolling(browser, demo):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport=WIDE)
+    page.goto(demo.url)
+    all_online(page)
+    send(page, "roll call")
+    expect(page.locator("#activity li").first).to_be_visible()
+    screen = {"x": 0, "y": 0, **WIDE}
+    assert page.evaluate("[document.documentElement.scrollWidth, "
+                         "document.documentElement.scrollHeight]") == [1400, 950]
+    log, activity = page.locator("#log").bounding_box(), page.locator("#activity").bounding_box()
+    assert inside(log, screen), f"the log is at {log}, outside the 1400x950 window"
+    assert activity["height"] >= 150, activity  # a few entries, scrolling inside
+    hints = page.locator("#hints")
+    assert hints.evaluate("h => h.scrollWidth <= h.clientWidth")
+    assert page.locator("#hints .chip").count() >= 8
+    for chip in page.locator("#hints .chip").all():  # wrapped onto rows, none cut off
+        assert inside(chip.bounding_box(), hints.bounding_box()), chip.text_content()
+    rows = page.locator(".pi-actions, .trap, .update, .light, .sensor")
+    for row in rows.all():  # no row of buttons runs over its card
+        assert row.evaluate("r => r.scrollWidth <= r.clientWidth"), row.text_content()
+        box = row.bounding_box()
+        assert inside(box, screen), (row.text_content(), box)
+        for button in row.locator("button").all():
+            assert inside(button.bounding_box(), box), button.text_content()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "demo-1400x950.png"))
+
+
+def test_a_dead_claimers_lease_runs_out_on_the_page_then_another_pi_takes_over(browser, demo):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport=WIDE)
+    page.goto(demo.url)
+    all_online(page)
+    page.locator("#hints .chip.danger").click()  # arms the trap, sends "toggle dining light"
+    claim = page.locator(".step.claim.live .step-text")
+    expect(claim).to_contain_text("no word for", timeout=15_000)
+    victim = page.locator(".pi[data-state=offline]")
+    expect(victim).to_have_count(1)
+    name = victim.get_attribute("data-pi")
+    expect(claim).to_have_text(re.compile(rf"^{name} claimed it · no word for \d+ s · "
+                                          r"lease ends in [1-6] s$"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "demo-lease.png"))
+    first = int(re.search(r"ends in (\d) s", claim.text_content()).group(1))
+    if first > 1:  # the count goes down while nothing else happens
+        expect(claim).to_contain_text(f"lease ends in {first - 1} s", timeout=3_000)
+    expect(page.locator(".step.interrupted")).to_have_count(1, timeout=20_000)  # taken over
+    # A killed Pi stays off, and its card says so and how to bring it back.
+    expect(victim.locator(".pi-state")).to_contain_text("stays off until you press Start")
+    expect(victim.locator("[data-action=restart]")).to_have_text("Start")
+    victim.locator("[data-action=restart]").click()
+    expect(page.locator(f'.pi[data-pi="{name}"]')).to_have_attribute("data-state", "online",
+                                                                    timeout=30_000)
+    restart = page.locator(f'.pi[data-pi="{name}"] [data-action=restart]')
+    expect(restart).to_have_text("Restart")
+    expect(restart).to_have_attribute("title", re.compile("SIGTERM"))
+
+
+def test_an_update_shows_each_pis_step_and_its_button_goes_once_done(browser, demo):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport=WIDE)
+    page.goto(demo.url)
+    all_online(page)
+    button = page.locator("#update button.primary")
+    if not button.count():
+        pytest.skip("the update plugin is not in this tree")
+    command = button.text_content()
+    newer = command.removeprefix("update to v")
+    expect(page.locator("#hints .chip").filter(has_text=command)).to_have_count(1)
+    button.click()
+    steps = page.locator(".pi .pi-step")
+    expect(steps).to_have_count(3, timeout=15_000)  # every card says what its Pi is doing
+    expect(steps.filter(has_text=f"v{newer}")).to_have_count(3)  # preparing v..., ready ...
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "demo-update.png"))
+    expect(page.locator(".pi .version").filter(has_text=f"v{newer}")).to_have_count(
+        3, timeout=120_000)
+    expect(page.locator("#update")).to_contain_text(f"Every Pi runs {newer}")
+    expect(page.get_by_role("button", name=command)).to_have_count(0)  # no button, no chip
+    expect(steps).to_have_count(0, timeout=20_000)  # the summary closes the steps

@@ -35,6 +35,7 @@ from troupe.demo.gpio_watch import GpioWatch
 from troupe.demo.hosts import Pi
 from troupe.demo.house import HUE_GROUPS, HUE_LIGHTS, LEASE_S, House, sim_gpio_available
 from troupe.demo.source import LocalSource, make_local_source
+from troupe.demo.updates import UpdateSteps
 from troupe.demo.web import HOSTS_KEY, Page, build_app
 from troupe.text import escape
 
@@ -56,6 +57,7 @@ class Demo:
         self.keep_workdir = workdir is not None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="troupe-demo-")).resolve()
         self.house = House.detect(hosts, self.workdir)
+        self.updates = UpdateSteps(self.house.host_names)
         self.page = Page(self.snapshot)
         self.pis: dict[str, Pi] = {}
         self.gpio: dict[str, GpioWatch] = {}
@@ -188,8 +190,7 @@ class Demo:
             "hints": self.house.hints(),
             "plugins": ["core", *self.house.plugins],
             "notes": list(self.notes),
-            "update": {"current": self.source.current, "newer": self.source.newer,
-                       "command": f"update to {self.source.newer}"} if self.source else None,
+            "update": self.update_view(),
             "trap": self.trap_armed,
             "lease_s": LEASE_S,
             "ready_s": round(self.ready_s, 2) if self.ready_s else None,
@@ -203,6 +204,8 @@ class Demo:
             view.update(connections=app.get("connections", 0), cut_off=app.get("cut_off", False))
             if not pi.running:
                 view["state"] = "offline"
+                # systemd would restart a Pi that died (Restart=on-failure); the demo does not
+                view["detail"] = f"{pi.note} · stays off until you press Start"
             elif not pi.ready:
                 view["state"] = "starting"
             elif view["cut_off"]:
@@ -211,8 +214,21 @@ class Demo:
                 view["state"] = "reconnecting"
             else:
                 view["state"] = "online"
+            view["step"] = self.updates.steps.get(name)  # in an update under way
+            # since when it has not been heard (wall clock): its claims' leases run out
+            view["silent_since"] = (view["down_since"] if not pi.running
+                                    else app.get("cut_off_at") if view["cut_off"] else None)
             views.append(view)
         return views
+
+    def update_view(self) -> dict[str, Any] | None:
+        """The newer release and the Pis not on it yet; `command` only while some are not."""
+        if self.source is None:
+            return None
+        newer = self.source.newer
+        behind = [name for name, pi in self.pis.items() if pi.version != newer.removeprefix("v")]
+        return {"current": self.source.current, "newer": newer, "behind": behind,
+                "command": f"update to {newer}" if behind else None}
 
     def house_view(self) -> dict[str, Any]:
         pins = {name: watch.pins for name, watch in self.gpio.items()}
@@ -220,7 +236,7 @@ class Demo:
         return house_view(self.house, self.hue_states, pins, online)
 
     def _send_pis(self) -> None:
-        self.page.send({"type": "pis", "pis": self.pi_views()})
+        self.page.send({"type": "pis", "pis": self.pi_views(), "update": self.update_view()})
 
     def _send_house(self) -> None:
         self.page.send({"type": "house", "house": self.house_view()})
@@ -257,12 +273,26 @@ class Demo:
                     self._note(f"{app} connected to Slack (Socket Mode)", "pi")
             elif kind in ("app_cut_off", "app_restored"):
                 self.apps[app]["cut_off"] = kind == "app_cut_off"
+                self.apps[app]["cut_off_at"] = time.time() if kind == "app_cut_off" else None
             self._send_pis()
         for event in self.chat.apply(item):
             self.page.send(event)
             message = event.get("message")
             if event["type"] == "message" and message and message["kind"] == "pi":
                 self._read_roll_call(message)
+        if self._follow_update(item):
+            self._send_pis()
+
+    def _follow_update(self, item: dict[str, Any]) -> bool:
+        """Each Pi's step in an update, from the plugin's posts and the turns' pins."""
+        assert self.chat is not None
+        if item.get("type") == "message_posted":
+            msg = self.chat.messages.get(item["message"]["ts"])
+            payload = (item["message"].get("metadata") or {}).get("event_payload") or {}
+            return msg is not None and self.updates.on_message(msg, payload)
+        if item.get("type") == "pin_added":
+            return self.updates.on_pin(item["ts"], self.chat.name(item.get("by")))
+        return False
 
     def _read_roll_call(self, message: dict[str, Any]) -> None:
         found = _ROLL_CALL.search(message["text"])
@@ -332,9 +362,11 @@ class Demo:
             if not pi.running:
                 raise DemoError(f"{name} is not running; restart it first")
             await pi.kill()
-            self._note(f"{name} killed (SIGKILL): like pulling its plug", "pi")
+            self._note(f"{name} killed (SIGKILL): like pulling its plug. It stays off until "
+                       "you press Start", "pi")
         elif action == "restart":
-            self._note(f"{name} restarting", "pi")
+            self._note(f"{name} restarting: SIGTERM (a clean stop, like systemctl restart), "
+                       "then start" if pi.running else f"{name} starting", "pi")
             await pi.restart()
         elif action in ("cut_off", "restore"):
             await asyncio.to_thread(getattr(self.ws, action), name)

@@ -152,7 +152,8 @@ class Chat:
         events: list[dict[str, Any]] = []
         if msg is not None:
             msg["pinned_by"] = who if added else None
-            msg["events"].append({"by": who, "what": "pinned" if added else "unpinned"})
+            msg["events"].append({"by": who, "what": "pinned" if added else "unpinned",
+                                  "at": time.time()})
             msg["trail"] = trail(msg["events"], msg["pinned_by"])
             events.append({"type": "message", "message": msg})
         what = "pinned" if added else "unpinned"
@@ -208,9 +209,11 @@ class Chat:
 def trail(events: list[dict[str, Any]], pinned_by: str | None) -> list[dict[str, Any]]:
     """What each Pi did with a command, in order: one step per Pi, in words.
 
-    `events` are pins, unpins and outcome markers ({"by", "what", "outcome"?}),
+    `events` are pins, unpins and outcome markers ({"by", "what", "outcome"?, "at"?}),
     oldest first. A Pi that pinned after another marked the command done
-    "pinned late"; a Pi whose pin someone else removed "stopped answering".
+    "pinned late"; a Pi whose pin someone else removed "stopped answering". The
+    live claim carries `claimed_at` (wall clock of its pin): its lease runs from there,
+    so the page can count it down while the claimer is silent.
     """
     actors = list(dict.fromkeys(e["by"] for e in events))
     steps: list[dict[str, Any]] = []
@@ -238,7 +241,11 @@ def trail(events: list[dict[str, Any]], pinned_by: str | None) -> list[dict[str,
             text, tone = f"{actor} claimed · stopped answering", "failed"
         else:
             text, tone = f"{actor} claimed · unpinned", "late"
-        steps.append(_step(text, tone, live=pinned_by == actor))
+        step = _step(text, tone, live=pinned_by == actor)
+        if step["live"]:
+            pins = [events[i].get("at") for i in mine if events[i]["what"] == "pinned"]
+            step["claimed_at"] = pins[-1]
+        steps.append(step)
     if finished:
         outcomes = {e.get("outcome") for e in events if e["by"] in finished}
         tone = "done" if outcomes == {"done"} else "failed"

@@ -65,6 +65,8 @@ class Pi:
         self.ready = False
         self.version = troupe.__version__
         self.exit_code: int | None = None
+        self.last_exit: int | None = None  # the previous process's status, kept through a start
+        self.down_since: float | None = None  # wall clock: when it last stopped running
         self.note = "not started"
         self.started_at = 0.0
         self.ready_at: float | None = None
@@ -81,6 +83,8 @@ class Pi:
         return {"name": self.name, "running": self.running, "ready": self.ready and self.running,
                 "pid": self.proc.pid if self.running and self.proc else None,
                 "version": self.version, "exit_code": self.exit_code, "note": self.note,
+                "last_exit": self.last_exit,
+                "down_since": None if self.running else self.down_since,
                 "restarts": self.restarts,
                 "startup_s": round(self.ready_at - self.started_at, 2) if self.ready_at else None}
 
@@ -119,7 +123,8 @@ class Pi:
         code = await proc.wait()
         if proc is not self.proc:
             return
-        self.exit_code, self.ready = code, False
+        self.exit_code, self.last_exit, self.ready = code, code, False
+        self.down_since = time.time()
         if code == EXIT_RESTART and not self.stopping:  # waiters wait on through the restart
             self.note, self.restarts = "restarting into its new release", self.restarts + 1
             self.on_change(self)
@@ -173,7 +178,9 @@ class Pi:
             await self._watch
 
     async def restart(self) -> None:
-        await self.kill()
+        """A clean restart, as `systemctl restart` does it: SIGTERM (SIGKILL only if it has
+        not stopped within the timeout), then start; a Pi that is not running just starts."""
+        await self.terminate()
         self.stopping = False
         self.restarts += 1
         await self.start()

@@ -115,8 +115,13 @@ class DemoProcess:
             time.sleep(0.05)  # polling interval
 
     def wait_online(self, timeout: float = 30.0) -> dict[str, Any]:
-        return self.wait_for(lambda s: all(p["state"] == "online" for p in s["pis"]) and s,
-                             timeout, "every Pi online")
+        try:
+            return self.wait_for(lambda s: all(p["state"] == "online" for p in s["pis"]) and s,
+                                 timeout, "every Pi online")
+        except TimeoutError as e:
+            states = ", ".join(f"{p['name']} {p['state']} ({p['note']})"
+                               for p in self.state()["pis"])
+            raise TimeoutError(f"{e}: {states}") from None
 
     @staticmethod
     def answers(state: dict[str, Any], ts: str) -> list[dict[str, Any]]:

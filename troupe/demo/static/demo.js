@@ -83,14 +83,43 @@ async function post(path, body = {}) {
 const say = (text) => post("/api/say", { text });
 
 // ---------------------------------------------------------------- chat
+// A live claim whose Pi has gone silent (killed, cut off): how long since its last word and
+// when its lease (counted from the pin) runs out and another Pi may take over. Null while
+// the claimer is online: then the demo's own words ("claimed it · running") stand.
+function claimText(by, claimedAt) {
+  const pi = state.pis.find((p) => p.name === by);
+  if (!pi || !pi.silent_since || !claimedAt) return null;
+  const now = Date.now() / 1000;
+  const quiet = Math.max(0, Math.floor(now - Math.max(pi.silent_since, claimedAt)));
+  const left = Math.ceil(claimedAt + state.lease - now);
+  return left > 0 ? `${by} claimed it · no word for ${quiet} s · lease ends in ${left} s`
+    : `${by} claimed it · no word for ${quiet} s · lease over: another Pi takes over`;
+}
+
 function trail(m) {
   // What the Pis did with this command (computed by the demo from pins and markers).
   if (!m.trail || !m.trail.length) return null;
-  return el("div", { class: "trail" }, m.trail.map((s) => el("span", {
-    class: `step ${s.tone}${s.live ? " live" : ""}`,
-    title: s.tone === "claim" ? "a pin is a claim: Slack refuses a second one" : null,
-  }, s.tone === "claim" ? el("span", { class: "dot" }) : null, s.text)));
+  return el("div", { class: "trail" }, m.trail.map((s) => {
+    const live = s.live && s.tone === "claim" && m.pinned_by;
+    return el("span", {
+      class: `step ${s.tone}${s.live ? " live" : ""}`,
+      title: s.tone === "claim" ? "a pin is a claim: Slack refuses a second one" : null,
+      "data-by": live ? m.pinned_by : null, "data-claimed-at": live ? s.claimed_at : null,
+      "data-text": live ? s.text : null,
+    }, s.tone === "claim" ? el("span", { class: "dot" }) : null,
+    el("span", { class: "step-text", text: (live && claimText(m.pinned_by, s.claimed_at)) || s.text }));
+  }));
 }
+
+// The lease runs on while nothing else changes: recount the live claims twice a second.
+setInterval(() => {
+  for (const chip of document.querySelectorAll(".step.claim[data-by]")) {
+    const text = claimText(chip.dataset.by, +chip.dataset.claimedAt) || chip.dataset.text;
+    const span = chip.querySelector(".step-text");
+    if (span.textContent !== text) span.textContent = text;
+    chip.classList.toggle("silent", text !== chip.dataset.text);
+  }
+}, 500);
 
 function reactions(m) {
   const plain = m.reactions.filter((r) => !r.meaning);
@@ -215,21 +244,24 @@ function renderHouse() {
 function renderPis() {
   const list = $("pi-list");
   list.replaceChildren(...state.pis.map((p) => {
-    const action = (name, label, cls = "") => el("button", {
-      class: `btn ${cls}`, type: "button", "data-action": name, "aria-label": `${label} ${p.name}`,
+    const action = (name, label, cls, why) => el("button", {
+      class: `btn ${cls}`, type: "button", "data-action": name, "aria-label": `${label} ${p.name}`, title: why,
       disabled: (name === "kill" && !p.running) || (name === "restore" && !p.cut_off) || (name === "cut_off" && (p.cut_off || !p.running)),
       onclick: () => post(`/api/pis/${p.name}/${name}`),
     }, label);
-    const detail = ["online", "starting"].includes(p.state) ? "" : p.state === "offline" ? p.note : "";
+    const detail = p.state === "offline" ? p.detail || p.note : "";
+    // Name and buttons on one row; its state and its update step span the width below.
     return el("li", { class: "pi", "data-pi": p.name, "data-state": p.state, title: p.pid ? `pid ${p.pid}` : null },
       el("div", { class: "avatar", style: `background:${piColor(p.name)}` }, `π${piNumber(p.name)}`, el("span", { class: "status-dot" })),
-      el("div", {},
-        el("div", { class: "pi-name" }, p.name, el("span", { class: "version", text: `v${p.version}` })),
-        el("div", { class: "pi-state" }, el("b", { text: p.state }), detail ? ` · ${detail}` : "")),
+      el("div", { class: "pi-name" }, p.name, el("span", { class: "version", text: `v${p.version}` })),
       el("div", { class: "pi-actions" },
-        action("kill", "Kill", "danger"),
-        action("restart", p.running ? "Restart" : "Start"),
-        p.cut_off ? action("restore", "Reconnect") : action("cut_off", "Cut off")));
+        action("kill", "Kill", "danger", "SIGKILL: like pulling its plug; it stays off until Start"),
+        action("restart", p.running ? "Restart" : "Start",
+          "", p.running ? "a clean restart: SIGTERM (like systemctl restart), then start" : "start its troupe run process"),
+        p.cut_off ? action("restore", "Reconnect", "", "let its Slack calls through again")
+          : action("cut_off", "Cut off", "", "cut it off from Slack: its calls hang, no events reach it")),
+      el("div", { class: "pi-state" }, el("b", { text: p.state }), detail ? ` · ${detail}` : ""),
+      p.step ? el("div", { class: "pi-step", title: "its step in the update under way", text: p.step }) : null);
   }));
   const online = state.pis.filter((p) => p.state === "online").length;
   const total = state.pis.length;
@@ -260,7 +292,7 @@ function renderTrap() {
 function renderUpdate() {
   const box = $("update");
   const newer = state.update && state.update.newer.replace(/^v/, "");
-  if (state.update && state.pis.length && state.pis.every((p) => p.version === newer)) {
+  if (state.update && !state.update.command) { // every Pi runs the newest version
     box.replaceChildren(
       el("span", {}, el("b", { text: `Every Pi runs ${newer}. ` }), "Each one can go back to its previous release."),
       el("button", { class: "btn", type: "button", onclick: () => say("rollback") }, "rollback"));
@@ -281,7 +313,7 @@ function renderHints() {
     class: "chip danger", type: "button", title: "arms the trap, then sends “toggle dining light”",
     onclick: async () => { if ((await post("/api/trap", { armed: true })).ok) say("toggle dining light"); },
   }, "kill a Pi mid-command"));
-  if (state.update) chips.push(el("button", { class: "chip", type: "button", title: "rolls the newer version across the Pis", onclick: () => say(state.update.command) }, state.update.command));
+  if (state.update && state.update.command) chips.push(el("button", { class: "chip", type: "button", title: "rolls the newer version across the Pis", onclick: () => say(state.update.command) }, state.update.command));
   $("hints").replaceChildren(...chips);
 }
 
@@ -322,7 +354,9 @@ function apply(event) {
       renderMessages();
       break;
     case "pis":
-      state.pis = event.pis; renderPis();
+      state.pis = event.pis;
+      if ("update" in event) { state.update = event.update; renderHints(); }
+      renderPis();
       break;
     case "house":
       state.house = event.house; renderHouse();
