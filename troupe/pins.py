@@ -25,8 +25,7 @@ from typing import Any
 
 ENV = "GPIOZERO_PIN_FACTORY"
 REAL = ("lgpio", "rpigpio", "pigpio")  # libraries that drive a Pi's pins, PWM included
-HINT = ("install Debian's python3-lgpio (sudo apt-get install python3-lgpio) and rebuild "
-        "the release with deploy/install.sh; see docs/deploy.md, \"GPIO\"")
+HINT = "install the pin library: sudo apt-get install python3-lgpio (docs/deploy.md, \"GPIO\")"
 
 
 @dataclass(frozen=True)

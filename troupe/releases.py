@@ -248,10 +248,7 @@ class ReleaseRoot:
     ``reuse_site_packages=True`` is for tests and the demo: the release venv
     sees this interpreter's site-packages (through a ``.pth``) and installs
     only the project itself, with no network and no build isolation. On a Pi
-    each release gets its own full set of dependencies, in a venv that also sees
-    the system's packages for the one that is not on PyPI for every Pi: the GPIO
-    pin library, Debian's python3-lgpio (pip --ignore-installed keeps the
-    release's own dependencies in the venv; docs/deploy.md, "GPIO").
+    each release gets its own dependencies, and sees the system's pin library.
     """
 
     def __init__(self, path: str | os.PathLike[str], source: Source | None = None, *,
@@ -414,10 +411,8 @@ class ReleaseRoot:
             self._make_venv(target / "venv")
             install = [str(target / "venv" / "bin" / "python"), "-m", "pip", "install",
                        "--quiet", "--disable-pip-version-check"]
-            if self.reuse_site_packages:
-                install += ["--no-deps", "--no-build-isolation", "--no-index"]
-            else:  # the venv sees the system's pin library; the release's own packages go in it
-                install += ["--ignore-installed"]
+            install += (["--no-deps", "--no-build-isolation", "--no-index"]
+                        if self.reuse_site_packages else ["--ignore-installed"])
             _run([*install, *pip_args], cwd=target, timeout=timeout, env=_clean_env())
             if not (target / "venv" / "bin" / "troupe").exists():
                 raise ReleaseError(f"{version} installed no `troupe` command")
@@ -437,9 +432,8 @@ class ReleaseRoot:
                               "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              env=_clean_env()).strip())
             write_atomic(site / REUSE_PTH, "\n".join(reused_site_dirs()) + "\n")
-        else:  # the system's packages too: Debian's python3-lgpio (see docs/deploy.md, GPIO)
-            _run([self.python, "-m", "venv", "--system-site-packages", str(venv)],
-                 env=_clean_env())
+        else:  # the system's packages too: Debian's python3-lgpio (docs/deploy.md, GPIO)
+            _run([self.python, "-m", "venv", "--system-site-packages", str(venv)], env=_clean_env())
 
     def health_check(self, version: str, config_path: str | os.PathLike[str], *,
                      imports: Iterable[str] = ("troupe",),
