@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from troupe import releases
+from troupe.release_cli import release_main
 from troupe.releases import (
     BUILD_NICENESS,
     GitSource,
     IndexSource,
     ReleaseError,
     ReleaseRoot,
-    release_main,
     upgrade,
     validate_version,
     version_key,

@@ -34,9 +34,9 @@ def keys(raw: dict[str, Any]) -> dict[str, str]:
     return {p.key: p.expected for p in Update.check(raw, "pi-1")}
 
 
-def test_settings_are_checked_by_key():
-    assert keys({"update": {"url": "https://example.org/troupe.git"}}) == {}
-    assert keys({"update": {"source": "index"}}) == {}
+def test_settings_are_checked_by_key(tmp_path):
+    assert keys({"update": {"url": "https://example.org/troupe.git", "root": str(tmp_path)}}) == {}
+    assert keys({"update": {"source": "index", "root": str(tmp_path)}}) == {}
     problems = keys({"update": {"source": "svn", "root": "opt", "deadline": -1, "keep": 1.5,
                                 "colour": "red", "reuse_site_packages": "yes"}})
     assert set(problems) == {"update.source", "update.root", "update.deadline", "update.keep",
@@ -53,6 +53,15 @@ def test_settings_are_checked_by_key():
     assert settings.lease == 50  # a turn may last the deadline and a margin
     assert "more than update.deadline (60 s)" in keys({"update": {"url": "/x", "lease": 30}})[
         "update.lease"]
+
+
+def test_check_names_placeholders_and_a_missing_release_root(tmp_path):
+    # docs/deploy.md's URL copied as it is
+    url = "https://github.com/<you>/troupe.git"
+    assert "placeholder" in keys({"update": {"url": url, "root": str(tmp_path)}})["update.url"]
+    # the default /opt/troupe (or any root) that deploy/install.sh has not made yet
+    missing = keys({"update": {"url": "https://example.org/t.git", "root": str(tmp_path / "no")}})
+    assert set(missing) == {"update.root"} and "deploy/install.sh" in missing["update.root"]
 
 
 # ---- commands --------------------------------------------------------------------------

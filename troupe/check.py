@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from troupe.config import Config, ConfigError, Problem, parse_config, read_toml
-from troupe.loader import resolve_plugins
+from troupe.loader import bundled_names, load_plugin_class, resolve_plugins
 from troupe.pins import PinFactory, choose
 from troupe.plugin import Plugin
 
@@ -43,6 +43,23 @@ def config_warnings(config: Config) -> list[str]:
     return []
 
 
+def _name_disabled_plugins(problems: list[Problem], enabled: list[type[Plugin]],
+                           paths: list[str]) -> list[Problem]:
+    """An unknown section that a bundled plugin owns says to enable that plugin."""
+    owners = {}
+    for name in bundled_names():
+        try:
+            cls = load_plugin_class(name, paths)
+        except Exception:  # noqa: BLE001 - a broken plugin is reported when it is enabled
+            continue
+        if cls not in enabled:
+            owners.update(dict.fromkeys(cls.owned_sections(), name))
+    return [Problem(p.key, p.value, f"the {owners[p.key]} plugin enabled to use it: add "
+                                    f"\"{owners[p.key]}\" to [plugins] enabled")
+            if p.key in owners and p.expected.startswith("a known section") else p
+            for p in problems]
+
+
 def check_config(path: str | os.PathLike, env: Mapping[str, str] | None = None) -> Checked:
     """Read and check `path`; raise ConfigError listing every problem found."""
     raw = read_toml(path)
@@ -54,7 +71,7 @@ def check_config(path: str | os.PathLike, env: Mapping[str, str] | None = None) 
     classes, problems = resolve_plugins(raw, enabled if isinstance(enabled, list) else None, paths)
     sections = [s for cls in classes for s in cls.owned_sections()]
     config, core_problems = parse_config(raw, env=env, path=str(path), plugin_sections=sections)
-    problems = core_problems + problems
+    problems = _name_disabled_plugins(core_problems, classes, paths) + problems
     host_name = config.host_name if config else ""
     for cls in classes:
         try:

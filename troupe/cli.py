@@ -103,14 +103,22 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="troupe", description=troupe.__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="connect to Slack and serve this Pi")
-    run.add_argument("--config", "-c", default="troupe.toml")
-    run.add_argument("--verbose", "-v", action="store_true")
+    parser = argparse.ArgumentParser(
+        prog="troupe", description=troupe.__doc__,
+        epilog="`troupe COMMAND --help` describes one command. First time? `make demo`.")
+    parser.add_argument("--version", action="version", version=f"troupe {troupe.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    config_help = "this Pi's configuration file (default: troupe.toml)"
+    run = sub.add_parser("run", help="connect to Slack and serve this Pi",
+                         description="Check the configuration, connect to Slack and serve this Pi "
+                                     "until stopped (SIGTERM or Ctrl-C).")
+    run.add_argument("--config", "-c", default="troupe.toml", help=config_help)
+    run.add_argument("--verbose", "-v", action="store_true", help="log debug detail too")
     run.set_defaults(func=cmd_run)
-    check = sub.add_parser("check", help="check the configuration and every enabled plugin")
-    check.add_argument("--config", "-c", default="troupe.toml")
+    check = sub.add_parser("check", help="check the configuration and every enabled plugin",
+                           description="Report every mistake in the configuration by key, "
+                                       "before anything connects; exit 0 when it is fine.")
+    check.add_argument("--config", "-c", default="troupe.toml", help=config_help)
     check.set_defaults(func=cmd_check)
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(func=cmd_version)
@@ -129,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in ("sim", "demo", "hue", "release"):
         return _delegate(argv[0], argv[1:])
     args = parser.parse_args(argv)
+    if args.command is None:  # `troupe` alone: what it can do, not an argparse complaint
+        parser.print_help()
+        return 0
     return args.func(args)
 
 
@@ -142,7 +153,7 @@ def _delegate(name: str, rest: list[str]) -> int:
     if name == "hue":
         from troupe.hue_pair import main as hue_main
         return hue_main(rest)
-    from troupe.releases import release_main
+    from troupe.release_cli import release_main
     return release_main(rest)
 
 

@@ -151,12 +151,40 @@ class Checker:
                 self.problem(name, value, f"one of {', '.join(sorted(known))} (unknown key)")
 
 
+# Where a newcomer finds each token (README, "Connect to real Slack").
+PASTE = {"bot_token": "the Slack app's Bot User OAuth Token (xoxb-...)",
+         "app_token": "an app-level token with connections:write (xapp-...)"}
+
+
+def is_placeholder_token(token: str) -> bool:
+    """Whether `token` is a documentation placeholder ("xoxb-...", "xapp-<yours>", "xoxb-xxxx")
+    rather than a token: Slack would refuse it only once the Pi connects."""
+    rest = token.split("-", 1)[1] if "-" in token else ""
+    if any(mark in rest for mark in ("...", "\u2026", "<", ">")) or any(c.isspace() for c in rest):
+        return True
+    return not rest.strip("-.*xX")
+
+
 def read_toml(path: str | os.PathLike) -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
     except FileNotFoundError:
         raise ConfigError([Problem("(file)", str(path), "an existing TOML file")], path) from None
+    except IsADirectoryError:
+        raise ConfigError([Problem("(file)", str(path), "a TOML file, not a folder")],
+                          path) from None
+    except PermissionError:
+        raise ConfigError([Problem("(file)", str(path), "a TOML file this user may read "
+                                   "(the service reads it as the troupe user)")], path) from None
+    except OSError as e:
+        raise ConfigError([Problem("(file)", str(path),
+                                   f"a readable TOML file ({e.strerror or e})")], path) from None
+    except UnicodeDecodeError as e:
+        line = e.object[:e.start].count(b"\n") + 1
+        raise ConfigError([Problem("(file)", str(path), f"a TOML file in UTF-8 (line {line}: "
+                                   f"{e.object[e.start:e.start + 1]!r} is not UTF-8)")],
+                          path) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError([Problem("(file)", str(path), f"valid TOML ({e})")], path) from None
 
@@ -196,10 +224,18 @@ def parse_config(
             tokens[key] = value if isinstance(value, str) and value.startswith(prefix) else None
             if tokens[key] is None:  # never echo what may be a real token
                 slack.problem(key, "<hidden>", f"a token starting with {prefix}")
+            elif is_placeholder_token(value):
+                tokens[key] = None
+                slack.problem(key, value, f"this Pi's own token, not a placeholder: {PASTE[key]} "
+                                          f"(or remove the line and set {var})")
         elif env.get(var):
             tokens[key] = env[var]
             if not tokens[key].startswith(prefix):
                 problems.append(Problem(var, "<hidden>", f"a token starting with {prefix}"))
+            elif is_placeholder_token(tokens[key]):
+                tokens[key] = None
+                problems.append(Problem(var, env[var], "this Pi's own token, not a placeholder: "
+                                                       + PASTE[key]))
         else:
             slack.problem(key, MISSING, f"a token starting with {prefix} (or set {var})")
             tokens[key] = None

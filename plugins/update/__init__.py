@@ -41,7 +41,7 @@ from troupe.text import escape
 
 from . import thread
 from .canary import Canary
-from .config import check_update
+from .config import check_root, check_update
 from .prepare import coordinate
 from .release import EXIT_RESTART, Releases, Watchdog, safe
 from .state import Step, load, running_label, running_release, save
@@ -55,7 +55,8 @@ class Update(Plugin):
 
     @classmethod
     def check(cls, config: dict[str, Any], host_name: str) -> list[Problem]:
-        return check_update(config)[1]
+        settings, problems = check_update(config)
+        return problems or check_root(settings)
 
     def __init__(self, host: Any, settings: dict[str, Any],
                  config: dict[str, Any] | None = None) -> None:

@@ -56,6 +56,20 @@ def _url(value: str) -> bool:
     return bool(value.strip()) and not value.startswith("-")
 
 
+def _placeholder(value: str) -> bool:
+    """docs/deploy.md's "https://github.com/<you>/troupe.git" copied as it is."""
+    return "<" in value or ">" in value
+
+
+def check_root(settings: Settings) -> list[Problem]:
+    """`troupe check` on this Pi: the release root must be there (deploy/install.sh makes it)."""
+    if settings.root.is_dir():
+        return []
+    return [Problem("update.root", str(settings.root),
+                    "an existing folder of releases: deploy/install.sh makes it "
+                    "(TROUPE_ROOT), or point root at the one this Pi has")]
+
+
 def check_update(raw: dict[str, Any]) -> tuple[Settings | None, list[Problem]]:
     """Read `[update]` from the whole configuration; every problem by full key."""
     table = raw.get("update", MISSING)
@@ -71,8 +85,10 @@ def check_update(raw: dict[str, Any]) -> tuple[Settings | None, list[Problem]]:
           valid=lambda v: v in ("git", "index"))
     source = table.get("source", "git")  # an unknown source: its keys cannot be checked
     if source == "git":
-        c.get("url", str, "the git URL releases come from (a remote or a local path)",
-              valid=_url)
+        url = c.get("url", str, "the git URL releases come from (a remote or a local path)",
+                    valid=_url)
+        if url and _placeholder(url):
+            c.problem("url", url, "your repository's URL: <...> is a placeholder to fill in")
         c.get("ref_pattern", str, "a tag pattern, such as \"v*\"", default="v*",
               valid=lambda v: bool(v.strip()))
         c.get("require_signed", bool, "true or false", default=False)

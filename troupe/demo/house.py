@@ -148,7 +148,9 @@ class House:
                                     if p != "scenes" or "lights" in self.plugins]},
         }
         if "update" in plugin_config:
-            base["update"] = update_settings(plugin_config["update"], self.release_root(name))
+            root = self.release_root(name)
+            root.mkdir(parents=True, exist_ok=True)  # as deploy/install.sh does: check wants it
+            base["update"] = update_settings(plugin_config["update"], root)
         return {**plugin_config, **base}
 
     def release_root(self, name: str) -> Path:
