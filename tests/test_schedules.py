@@ -167,9 +167,9 @@ def federation(tmp_path: Path, hosts: int, **config) -> tuple[Federation, Path]:
 
 
 def scheduled(fed: Federation) -> list[dict]:
-    """Every scheduled message in the emulated workspace (read as the person)."""
-    web = WebClient(token=fed.ws.user["token"], base_url=fed.ws.api_url)
-    return web.chat_scheduledMessages_list(channel=fed.ws.channel_id)["scheduled_messages"]
+    """Every app's scheduled messages (the emulator's inspection: on Slack each app sees
+    only its own)."""
+    return [s for s in fed.ws.scheduled() if s["channel_id"] == fed.ws.channel_id]
 
 
 def pending(fed: Federation) -> list[Firing]:
@@ -228,19 +228,24 @@ def test_recurring_and_configured_firings_run_once_and_schedule_the_next_once(
     with fed:  # three Pis start together: each makes sure `morning` is pending
         ensured(fed)
         seven = next_after(Rule("day", "07:00"), time.time() + 1, Location(UTC))
-        assert [(f.sid, f.due, f.configured) for f in pending(fed)] == [("morning", seven, True)]
+        # Slack shows each app only its own scheduled messages: each Pi keeps one firing.
+        assert [(f.sid, f.due, f.configured) for f in pending(fed)] == [
+            ("morning", seven, True)] * 3
+        assert sorted(s["author"] for s in scheduled(fed)) == fed.host_names
         web = {n: WebClient(token=fed.ws.app(n)["bot_token"], base_url=fed.ws.api_url)
                for n in fed.host_names}
 
-        # Every Pi goes down; meanwhile two more copies of that occurrence appear (as when
-        # Pis cannot see each other's pending messages). All restart together: one is left.
+        # Every Pi goes down; meanwhile two more copies of that occurrence appear (pi-2 and
+        # pi-3 each hold two). All restart together: each Pi keeps its smallest id.
         for name in fed.host_names:
             fed.kill(name)
         text = Firing("morning", seven, "every day at 07:00", "count 5", True).text(UTC)
         for name in ("pi-2", "pi-3"):
             web[name].chat_scheduleMessage(channel=fed.ws.channel_id, post_at=seven, text=text)
-        ids = sorted(i["id"] for i in scheduled(fed))
-        assert len(ids) == 3
+        ids = collections.defaultdict(list)
+        for item in scheduled(fed):
+            ids[item["author"]].append(item["id"])
+        assert sorted(len(v) for v in ids.values()) == [1, 2, 2]
         # ...and Slack posts firings of two chat-made daily schedules no Pi is up to run;
         # someone cancels the second.
         for sid, n in (("tst2", 7), ("tst3", 8)):
@@ -251,7 +256,8 @@ def test_recurring_and_configured_firings_run_once_and_schedule_the_next_once(
         fed.start()
         ensured(fed)
         assert "Cancelled schedule `tst3`" in fed.wait_for_answer(cancel)["text"]
-        assert sorted(i["id"] for i in scheduled(fed) if "morning" in i["text"]) == ids[:1]
+        assert sorted((i["author"], i["id"]) for i in scheduled(fed) if "morning" in i["text"]) \
+            == sorted((app, min(kept)) for app, kept in ids.items())
         assert ("tst2", seven) in [(f.sid, f.due) for f in pending(fed)]  # the chain goes on
         assert "tst3" not in [f.sid for f in pending(fed)]
 
@@ -276,8 +282,12 @@ def test_recurring_and_configured_firings_run_once_and_schedule_the_next_once(
         counts = runs(log)
         assert counts.pop(7, 1) == counts.pop(8, 1) == 1  # (caught up: at most once)
         assert counts == {5: 1, 6: 1}
-        assert sorted((f.sid, f.due) for f in pending(fed)) == [
-            ("morning", seven), ("tst1", seven), ("tst2", seven)]
+        left = collections.Counter((f.sid, f.due) for f in pending(fed))
+        # One `morning` per Pi; tst1's next from the one firing that ran. tst2 was healed at
+        # start by each Pi that found its chain broken (none sees another's pending firing):
+        # its copies fire together once, the first runs and schedules one next.
+        assert set(left) == {("morning", seven), ("tst1", seven), ("tst2", seven)}
+        assert left[("morning", seven)] == 3 and left[("tst1", seven)] == 1
         ts = fed.say("cancel schedule morning")
         assert "in the configuration" in fed.wait_for_answer(ts)["text"]
 
@@ -305,3 +315,53 @@ def test_list_cancel_and_clear_answers(tmp_path):
         assert runs(log) == {3: 1}
         assert "is what Slack posts" in ask("fire schedule abcd 2030-01-01T07:00:00+00:00 once: "
                                             "count 3")
+
+
+@pytest.mark.multihost
+def test_any_pi_lists_and_cancels_schedules_another_pi_holds(tmp_path):
+    """Slack shows each app only its own scheduled messages: the Pi that answers asks the
+    others; a Pi that is away withdraws on return, and its firing is not run meanwhile."""
+    log = tmp_path / "runs.log"
+    fed = Federation(tmp_path / "fed", 3, plugins=["core", "probe", "schedules"],
+                     plugin_paths=[PLUGINS],
+                     config={"probe": {"log": str(log)}, "location": {"timezone": "UTC"}})
+    with fed:
+        def ask(text: str) -> dict:
+            return fed.wait_for_answer(fed.say(text))
+
+        def target(host: str) -> None:
+            ts = fed.say(f"target {host}")
+            wait_for(lambda: any("now go to" in a["text"] for a in fed.answers_to(ts)), 20,
+                     f"exclusive commands to go to {host}")
+
+        target("pi-1")
+        daily = ask("every day at 07:00 count 1")["text"].split("`")[1]
+        assert [s["author"] for s in scheduled(fed)] == ["pi-1"]
+        target("pi-2")
+        listed = ask("schedules")
+        assert fed.host_of(listed) == "pi-2" and f"`{daily}` every day at 07:00" in listed["text"]
+        cancelled = ask(f"cancel schedule {daily}")
+        assert fed.host_of(cancelled) == "pi-2"
+        assert f"Cancelled schedule `{daily}`: every day at 07:00" in cancelled["text"]
+        assert scheduled(fed) == []  # pi-1 withdrew its own
+
+        target("pi-3")
+        soon = ask("in 20 seconds count 2")["text"].split("`")[1]
+        later = ask("every day at 07:00 count 3")["text"].split("`")[1]
+        assert sorted(s["author"] for s in scheduled(fed)) == ["pi-3", "pi-3"]
+        target("all")
+        fed.stop_host("pi-3")
+        for sid in (soon, later):
+            text = ask(f"cancel schedule {sid}")["text"]
+            assert f"Cancelled schedule `{sid}` on the Pis that answered" in text
+            assert "pi-3 did not answer" in text
+        # Slack posts pi-3's firing of the cancelled `soon` anyway: it is not run.
+        firing = wait_for(lambda: [m for m in fed.ws.messages()
+                                   if m["text"].startswith(f"fire schedule {soon}")], 40,
+                          "Slack to post the cancelled firing")[0]
+        wait_for(lambda: any("was cancelled; not run" in m["text"]
+                             for m in fed.bot_messages(thread_ts=firing["ts"])), 20,
+                 "the firing to be refused")
+        fed.start_host("pi-3")  # back: it withdraws `later`, cancelled while it was away
+        wait_for(lambda: scheduled(fed) == [], 20, "pi-3 to withdraw its cancelled firing")
+        assert runs(log) == {}

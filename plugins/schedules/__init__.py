@@ -40,7 +40,8 @@ from troupe.text import command_text
 
 from .config import check as check_config
 from .config import configured, location_of
-from .store import Firing, Pending, SlackStore, is_federation_post
+from .shared import listing, parse_listing, parse_withdrawn, withdrawn
+from .store import Firing, Pending, SlackStore, cancel_record, is_federation_post
 from .when import WhenError, next_after, parse_plan, parse_rule
 
 MAX_AHEAD = 120 * 86400  # Slack refuses post_at further ahead (time_too_far)
@@ -122,21 +123,34 @@ class Schedules(Plugin):
         return Firing(name, due, rule.text, run, configured=True)
 
     def _recover(self) -> int:
-        """Chains made in chat whose last firing no Pi ran (all were off): schedule the next."""
+        """At start, from the last day's history: withdraw this Pi's firings of schedules
+        cancelled while it was away (it could not answer then), and schedule the next
+        firing of chat-made chains whose last firing no Pi ran (all were off). A firing
+        some Pi ran (it carries an outcome marker) had its next one scheduled by that Pi,
+        which this Pi cannot see."""
         messages = self.store.history(time.time() - RECOVER_WINDOW, federation_only=False)
-        last: dict[str, tuple[Firing, str]] = {}
+        last: dict[str, tuple[Firing, str, dict[str, Any]]] = {}
+        cancelled: set[str] = set()
         for m in messages:
             text = command_text(m.get("text", ""))
             firing = Firing.parse(text) if is_federation_post(m) else None
             if firing is not None and firing.recurring and not firing.configured:
                 payload = (m.get("metadata") or {}).get("event_payload") or {}
-                last[firing.sid.lower()] = (firing, payload.get("on_behalf_of") or "")
-            elif text.lower().startswith("cancel schedule "):
+                last[firing.sid.lower()] = (firing, payload.get("on_behalf_of") or "", m)
+            elif (sid := cancel_record(m)) is not None:
+                last.pop(sid, None)
+                cancelled.add(sid)
+            elif text.lower().startswith("cancel schedule "):  # not answered yet: no healing
                 last.pop(text.split()[-1].lower(), None)
-        waiting = {p.firing.sid.lower() for p in self.store.pending()}
+        own = self.store.pending()
+        self.store.delete([p for p in own if p.firing.sid.lower() in cancelled
+                           and not p.firing.configured])
+        waiting = {p.firing.sid.lower() for p in own}
+        host: Any = self.host
+        markers = host.mq.markers
         healed = 0
-        for sid, (firing, user) in last.items():
-            if sid not in waiting:
+        for sid, (firing, user, m) in last.items():
+            if sid not in waiting and markers.outcome_of(m.get("reactions") or []) is None:
                 due = next_after(parse_rule(firing.rule), time.time() + 1, self.loc)
                 self.store.ensure(firing.next(due), on_behalf_of=user or None)
                 healed += 1
@@ -195,15 +209,55 @@ class Schedules(Plugin):
     @command("schedules", aliases=["list schedules"], idempotent=True)
     def schedules(self, ctx: Context) -> None:
         """List the pending schedules: id, when, what."""
-        first: dict[str, Pending] = {}
-        for p in self.store.pending():
-            first.setdefault(p.firing.sid.lower(), p)
+        firings = [p.firing for p in self.store.pending()]
+        others = self._others()
+        answers = ctx.gather(f"schedule list for {self.host.name}", others,
+                             wait=self._wait()) if others else {}
+        for text in answers.values():
+            firings += parse_listing(text)
+        first: dict[str, Firing] = {}
+        for firing in sorted(firings, key=lambda f: f.due):
+            first.setdefault(firing.sid.lower(), firing)
+        silent = sorted(others - set(answers))
+        note = (f"\n({', '.join(silent)} did not answer: schedules only they hold are not "
+                "listed)") if silent else ""
         if not first:
-            ctx.reply(f"No schedules pending. Make one: {EXAMPLES}.")
+            ctx.reply(f"No schedules pending. Make one: {EXAMPLES}.{note}")
             return
-        lines = [f"`{p.firing.sid}` {self._describe(p.firing)}"
-                 + (" (configured)" if p.firing.configured else "") for p in first.values()]
-        ctx.reply("Pending schedules:\n" + "\n".join(lines))
+        lines = [f"`{f.sid}` {self._describe(f)}" + (" (configured)" if f.configured else "")
+                 for f in first.values()]
+        ctx.reply("Pending schedules:\n" + "\n".join(lines) + note)
+
+    @command("schedule list for {asker:word}", mode="broadcast", idempotent=True)
+    def list_for(self, ctx: Context, asker: str) -> None:
+        """Used by `schedules`: each other Pi lists the firings it holds (Slack shows an app
+        only its own scheduled messages)."""
+        if asker != self.host.name:
+            firings = [p.firing for p in self.store.pending()]
+            ctx.reply(listing(firings, self.loc.tz), thread=True)
+
+    @command("withdraw schedule {sid:word} for {asker:word}", mode="broadcast",
+             idempotent=True)
+    def withdraw_for(self, ctx: Context, sid: str, asker: str) -> None:
+        """Used by `cancel schedule`: each other Pi withdraws the firings of `sid` it holds."""
+        if asker != self.host.name:
+            mine = self._held(sid)
+            gone, refused = self.store.delete(mine)
+            ctx.reply(withdrawn(len(gone), len(refused), [p.firing for p in mine],
+                                self.loc.tz), thread=True)
+
+    def _held(self, sid: str) -> list[Pending]:
+        return [p for p in self.store.pending() if p.firing.sid.lower() == sid.lower()]
+
+    def _others(self) -> set[str]:
+        """The other Pis of the house (the bots in the channel)."""
+        host: Any = self.host
+        return set(host.federation_members()) - {host.name}
+
+    def _wait(self) -> float:
+        """How long to wait for the other Pis' answers (as `lights` does)."""
+        troupe = self.config.get("troupe", {})
+        return float(troupe.get("no_taker_wait", 3)) + 1.0
 
     @command("cancel schedule {sid:word}", idempotent=True)
     def cancel(self, ctx: Context, sid: str) -> None:
@@ -213,17 +267,29 @@ class Schedules(Plugin):
                       "and restart the Pis to stop it.")
             return
         self._settle(sid)
-        mine = [p for p in self.store.pending() if p.firing.sid.lower() == sid.lower()]
-        if not mine:
-            ctx.reply(f"No pending schedule `{sid}`. `schedules` lists them.")
-            return
-        gone, refused = self.store.delete(mine)
-        what = self._describe(mine[0].firing)
+        mine = self._held(sid)
+        gone, refused = (len(x) for x in self.store.delete(mine))
+        firings = [p.firing for p in mine]
+        others = self._others()
+        answers = ctx.gather(f"withdraw schedule {sid} for {self.host.name}", others,
+                             wait=self._wait()) if others else {}
+        for text in answers.values():
+            their_gone, their_refused, theirs = parse_withdrawn(text)
+            gone, refused, firings = gone + their_gone, refused + their_refused, firings + theirs
+        silent = sorted(others - set(answers))
+        away = (f" {', '.join(silent)} did not answer: a Pi that holds `{sid}` withdraws it "
+                "when it is back, and a firing of it is not run.") if silent else ""
+        # The answer "Cancelled schedule `id`" is the record a Pi that was away acts on.
         if refused:
-            ctx.reply(f"Could not cancel `{sid}` ({what}): it is due within a minute and Slack "
-                      "no longer lets it be withdrawn.")
+            ctx.reply(f"Could not cancel `{sid}` ({self._describe(firings[0])}): it is due "
+                      "within a minute and Slack no longer lets it be withdrawn.")
+        elif firings:
+            ctx.reply(f"Cancelled schedule `{sid}`: {self._describe(firings[0])}.{away}")
+        elif silent:
+            ctx.reply(f"Cancelled schedule `{sid}` on the Pis that answered (none holds "
+                      f"it).{away}")
         else:
-            ctx.reply(f"Cancelled schedule `{sid}`: {what}.")
+            ctx.reply(f"No pending schedule `{sid}`. `schedules` lists them.")
 
     def _settle(self, sid: str) -> None:
         """Wait for recent firings of `sid` to finish: they may be scheduling the next one."""
@@ -254,6 +320,10 @@ class Schedules(Plugin):
             self.log.info("%s %s schedule %s: duplicate firing (first: %s); not run",
                           self.host.name, ctx.ts, firing.sid, posted[0])
             return
+        if not firing.configured and self.store.cancelled(firing.sid, firing.due - RECOVER_WINDOW,
+                                                          ctx.ts):
+            ctx.reply(f"Schedule `{firing.sid}` was cancelled; not run.", thread=True)
+            return  # its Pi was away when it was cancelled: Slack posted it anyway
         if firing.configured and firing.sid.lower() not in self.configured:
             ctx.reply(f"Schedule `{firing.sid}` is no longer in the configuration; not run.",
                       thread=True)

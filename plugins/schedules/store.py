@@ -24,6 +24,8 @@ from slack_sdk.errors import SlackApiError
 from troupe.text import unescape
 
 COMMAND_EVENT = "troupe_command"  # troupe.core.COMMAND_EVENT: commands the federation posts
+REPLY_EVENT = "troupe_reply"  # troupe.core.REPLY_EVENT: the metadata of a Pi's answers
+CANCELLED_RE = re.compile(r"Cancelled schedule `(?P<sid>[\w-]+)`")
 FIRE_RE = re.compile(r"fire schedule (?P<sid>[\w-]+) (?P<due>\S+) (?P<rule>.+?)"
                      r"(?P<cfg> \(configured\))?: (?P<command>.+)\Z", re.S)
 SOON = 1.0  # a firing due sooner than this is posted at once rather than scheduled
@@ -151,6 +153,11 @@ class SlackStore:
             if not page.get("has_more") or not cursor:
                 return sorted(found, key=lambda m: float(m["ts"]))
 
+    def cancelled(self, sid: str, oldest: float, latest: str) -> bool:
+        """Whether a Pi answered `Cancelled schedule <sid>` between `oldest` and `latest`."""
+        return any(cancel_record(m) == sid.lower()
+                   for m in self.history(oldest, latest=latest, federation_only=False))
+
     def firings_of(self, firing: Firing, ts: str) -> list[str]:
         """The ts of every posted firing of this occurrence up to `ts`, first first."""
         return [m["ts"] for m in self.history(firing.due - ELECTION_MARGIN, latest=ts)
@@ -173,3 +180,13 @@ def is_federation_post(message: dict[str, Any]) -> bool:
     """A command a Pi posted for the federation (not a person's, not an answer)."""
     metadata = message.get("metadata") or {}
     return bool(message.get("bot_id")) and metadata.get("event_type") == COMMAND_EVENT
+
+
+def cancel_record(message: dict[str, Any]) -> str | None:
+    """The schedule id a Pi's `Cancelled schedule ...` answer records as cancelled, or None
+    (only a bot's answer, with the answers' metadata: a person typing it records nothing)."""
+    metadata = message.get("metadata") or {}
+    if not message.get("bot_id") or metadata.get("event_type") != REPLY_EVENT:
+        return None
+    found = CANCELLED_RE.match(message.get("text") or "")
+    return found["sid"].lower() if found else None

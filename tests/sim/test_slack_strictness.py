@@ -217,3 +217,20 @@ def test_full_metadata_events_option_restores_the_payload():
             listener.client.auto_reconnect_enabled = False
             ws.close_connections("pi-2")
             listener.client.close()
+
+
+def test_scheduled_messages_are_private_to_the_app_that_made_them(ws, client):
+    import time
+
+    other = WebClient(token=ws.app("pi-2")["bot_token"], base_url=ws.api_url)
+    made = client.chat_scheduleMessage(channel=ws.channel_id, text="later",
+                                       post_at=int(time.time()) + 600)
+    sid = made["scheduled_message_id"]
+    assert [m["id"] for m in client.chat_scheduledMessages_list()["scheduled_messages"]] == [sid]
+    assert other.chat_scheduledMessages_list()["scheduled_messages"] == []
+    assert error_of(other.chat_deleteScheduledMessage, channel=ws.channel_id,
+                    scheduled_message_id=sid) == "invalid_scheduled_message_id"
+    assert [s["author"] for s in ws.scheduled()] == ["pi-1"]
+    assert client.chat_deleteScheduledMessage(channel=ws.channel_id,
+                                              scheduled_message_id=sid)["ok"]
+    assert ws.scheduled() == []

@@ -121,6 +121,7 @@ def admin_routes(
         get("info", lambda q: info()),
         get("messages", lambda q: c.messages(q.get("thread_ts"))),
         get("pins", lambda q: c.pins()),
+        get("scheduled", lambda q: c.scheduled()),
         get("reactions", lambda q: c.reactions(q["ts"])),
         get("counts", lambda q: c.call_counts()),
         get("apps", lambda q: c.apps()),

@@ -108,6 +108,14 @@ class Controls:
             out.append(self.model.render(chan, msg, metadata=True))
         return out
 
+    def scheduled(self) -> list[dict[str, Any]]:
+        """Every app's scheduled messages (Slack shows each app only its own)."""
+        return [
+            {"id": s.id, "channel_id": s.channel, "post_at": s.post_at, "text": s.text,
+             "author": s.author.key}
+            for s in sorted(self.model.scheduled.values(), key=lambda s: (s.post_at, s.id))
+        ]
+
     def pins(self) -> list[dict[str, Any]]:
         return self.model.pin_items(self.model.home)
 

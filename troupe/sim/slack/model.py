@@ -471,10 +471,10 @@ class Workspace:
         except SlackError:
             pass  # e.g. its thread was deleted meanwhile: Slack drops it too
 
-    def delete_scheduled(self, channel_id: Any, scheduled_id: Any) -> None:
+    def delete_scheduled(self, channel_id: Any, scheduled_id: Any, who: Principal) -> None:
         item = self.scheduled.get(scheduled_id) if isinstance(scheduled_id, str) else None
-        if item is None or item.channel != channel_id:
-            raise SlackError("invalid_scheduled_message_id")
+        if item is None or item.channel != channel_id or item.author.key != who.key:
+            raise SlackError("invalid_scheduled_message_id")  # another app's is not found
         del self.scheduled[item.id]
         if item.handle is not None:
             item.handle.cancel()

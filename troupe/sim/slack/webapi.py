@@ -242,6 +242,7 @@ def chat_schedule_message(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
 
 @method("chat.scheduledMessages.list")
 def chat_scheduled_messages_list(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
+    """The caller's own scheduled messages only: on Slack, no app sees another's."""
     channel = _str(args, "channel")
     if channel is not None and channel not in ctx.ws.channels:
         raise SlackError("invalid_channel")
@@ -254,7 +255,7 @@ def chat_scheduled_messages_list(ctx: Ctx, args: dict[str, Any]) -> dict[str, An
             "text": s.text,
         }
         for s in sorted(ctx.ws.scheduled.values(), key=lambda s: s.post_at)
-        if channel in (None, s.channel)
+        if channel in (None, s.channel) and s.author.key == ctx.who.key
     ]
     page, cursor = _page(items, args)
     return {"scheduled_messages": page, "response_metadata": {"next_cursor": cursor}}
@@ -263,7 +264,7 @@ def chat_scheduled_messages_list(ctx: Ctx, args: dict[str, Any]) -> dict[str, An
 @method("chat.deleteScheduledMessage")
 def chat_delete_scheduled_message(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     chan = _channel(ctx, args)
-    ctx.ws.delete_scheduled(chan.id, _str(args, "scheduled_message_id"))
+    ctx.ws.delete_scheduled(chan.id, _str(args, "scheduled_message_id"), ctx.who)
     return {}
 
 

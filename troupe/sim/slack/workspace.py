@@ -257,6 +257,10 @@ class SlackWorkspace:
     def messages(self, thread_ts: str | None = None) -> list[dict[str, Any]]:
         return self._call(self._server.controls.messages, thread_ts)
 
+    def scheduled(self) -> list[dict[str, Any]]:
+        """Every app's pending scheduled messages, with ``author`` (the app's name)."""
+        return self._call(self._server.controls.scheduled)
+
     def pins(self) -> list[dict[str, Any]]:
         return self._call(self._server.controls.pins)
 
