@@ -90,6 +90,7 @@ def test_update_steps_follow_the_plugins_posts_and_the_turns():
 
     assert not post("1.0", "update to v0.2.0", "person")
     assert post("1.1", "Preparing v0.2.0 on every Pi", update="plan", to="v0.2.0")
+    assert steps.under_way
     assert steps.steps == {"pi-1": "preparing v0.2.0: building, checking",
                            "pi-2": "preparing v0.2.0: building, checking"}
     assert post("1.2", "pi-2: v0.2.0 built and checked, ready", update="ready", host="pi-2")
@@ -101,7 +102,13 @@ def test_update_steps_follow_the_plugins_posts_and_the_turns():
     assert post("1.4", "pi-1 now on v0.2.0 (took 4 s)", update="done", host="pi-1")
     assert steps.steps["pi-1"] == "now on v0.2.0 (took 4 s)"
     assert post("1.5", "Update done in 9 s: ...", update="summary", host="pi-2")
-    assert steps.steps == {}
+    assert steps.steps == {} and not steps.under_way
+    post("2.0", "Preparing v0.3.0 on every Pi", update="plan", to="v0.3.0")
+    assert post("2.1", "pi-1 cannot use v0.3.0: no such tag", update="unready", host="pi-1")
+    assert steps.steps["pi-1"] == "cannot use v0.3.0: no such tag"
+    assert post("2.2", "Not rolling out v0.3.0", update="halt", host="pi-2")
+    assert not steps.under_way  # the page offers the update again
+    assert steps.steps["pi-2"] == "update halted (the thread says why)"
 
 
 def test_the_households_settings_pass_every_plugins_check(tmp_path):
@@ -305,17 +312,20 @@ def test_update_rolls_the_newer_version_across_the_pis(demo):
     assert state["update"]["behind"] == ["pi-1", "pi-2"]
     demo.post("/api/say", {"text": state["update"]["command"]})
     seen: dict[str, list[str]] = {"pi-1": [], "pi-2": []}  # each Pi's steps, as the page saw
+    under_way = []
 
     def every_pi_updated(s: dict) -> dict | None:
         for p in s["pis"]:
             if p["step"] and p["step"] not in seen[p["name"]][-1:]:
                 seen[p["name"]].append(p["step"])
+        under_way.append(s["update"]["under_way"])
         return all(p["version"] == newer.removeprefix("v") and p["state"] == "online"
                    for p in s["pis"]) and s["update"]["command"] is None and s
 
     state = demo.wait_for(every_pi_updated, 60, f"every Pi on {newer}")
     assert all(p["restarts"] >= 1 for p in state["pis"])
     assert state["update"]["behind"] == []  # the page's update button and chip go
+    assert True in under_way  # no second update offered while one runs
     for name, steps in seen.items():
         assert steps[0] == f"preparing {newer}: building, checking", (name, steps)
         assert any(f"{newer} built and checked, ready" in step for step in steps), steps

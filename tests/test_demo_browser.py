@@ -214,6 +214,7 @@ def test_an_update_shows_each_pis_step_and_its_button_goes_once_done(browser, de
     button.click()
     steps = page.locator(".pi .pi-step")
     expect(steps).to_have_count(3, timeout=15_000)  # every card says what its Pi is doing
+    expect(page.locator("#update")).to_contain_text("Update under way")  # no second click
     expect(steps.filter(has_text=f"v{newer}")).to_have_count(3)  # preparing v..., ready ...
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "demo-update.png"))

@@ -228,7 +228,8 @@ class Demo:
         newer = self.source.newer
         behind = [name for name, pi in self.pis.items() if pi.version != newer.removeprefix("v")]
         return {"current": self.source.current, "newer": newer, "behind": behind,
-                "command": f"update to {newer}" if behind else None}
+                "command": f"update to {newer}" if behind else None,
+                "under_way": self.updates.under_way}
 
     def house_view(self) -> dict[str, Any]:
         pins = {name: watch.pins for name, watch in self.gpio.items()}

@@ -24,6 +24,7 @@ class UpdateSteps:
     def __init__(self, pis: list[str]) -> None:
         self.pis = list(pis)
         self.steps: dict[str, str] = {}
+        self.under_way = False  # from the plan to the summary (or a halt)
         self.turns: dict[str, str] = {}  # ts of a sequential post -> what a turn on it does
 
     def on_message(self, msg: dict[str, Any], payload: dict[str, Any]) -> bool:
@@ -38,16 +39,19 @@ class UpdateSteps:
             return True
         if msg["kind"] == "person" and _ROLLBACK.match(text):
             self.turns[msg["ts"]] = "its turn: going back to its previous release, restarting"
-            return False
+            self.under_way = True
+            return True
         kind, host = payload.get("update"), payload.get("host", "")
         if msg["kind"] != "pi" or not kind:
             return False
         if kind == "plan":
+            self.under_way = True
             self.steps = {name: f"preparing {payload.get('to', 'it')}: building, checking"
                           for name in self.pis}
         elif kind == "summary":
-            self.steps = {}
+            self.steps, self.under_way = {}, False
         elif kind == "halt":
+            self.under_way = False
             for name in self.pis:
                 if not self.steps.get(name, "").startswith(("now on", "back on")):
                     self.steps[name] = "update halted (the thread says why)"

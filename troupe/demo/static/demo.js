@@ -292,7 +292,10 @@ function renderTrap() {
 function renderUpdate() {
   const box = $("update");
   const newer = state.update && state.update.newer.replace(/^v/, "");
-  if (state.update && !state.update.command) { // every Pi runs the newest version
+  if (state.update && state.update.under_way) { // no second update while one runs
+    box.replaceChildren(el("span", {}, el("b", { text: "Update under way. " }),
+      "Each Pi's card shows its step; the house keeps answering."));
+  } else if (state.update && !state.update.command) { // every Pi runs the newest version
     box.replaceChildren(
       el("span", {}, el("b", { text: `Every Pi runs ${newer}. ` }), "Each one can go back to its previous release."),
       el("button", { class: "btn", type: "button", onclick: () => say("rollback") }, "rollback"));
@@ -313,7 +316,7 @@ function renderHints() {
     class: "chip danger", type: "button", title: "arms the trap, then sends “toggle dining light”",
     onclick: async () => { if ((await post("/api/trap", { armed: true })).ok) say("toggle dining light"); },
   }, "kill a Pi mid-command"));
-  if (state.update && state.update.command) chips.push(el("button", { class: "chip", type: "button", title: "rolls the newer version across the Pis", onclick: () => say(state.update.command) }, state.update.command));
+  if (state.update && state.update.command && !state.update.under_way) chips.push(el("button", { class: "chip", type: "button", title: "rolls the newer version across the Pis", onclick: () => say(state.update.command) }, state.update.command));
   $("hints").replaceChildren(...chips);
 }
 
