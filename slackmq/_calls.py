@@ -2,14 +2,20 @@
 
 slack_sdk's own retry handlers retry a fixed number of times with no overall
 deadline, so slackmq drives the loop itself and borrows slack_sdk's backoff
-calculator. A client slackmq builds has no retry handlers of its own; a client
-the caller passes in keeps its handlers (they run inside each attempt).
+calculator. The client must have no retry handlers of its own (``Channel`` uses
+a copy without them): a retry inside slack_sdk hides that an attempt's answer
+was lost, and the lock must see every unclear answer (docs/slackmq.md).
+
+An answer is *unclear* when the call may have reached Slack without its answer
+reaching us: a hang, a dropped connection, an HTTP 5xx. A 429, a refused
+connection or a failed DNS lookup is clear: the call did not happen.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import socket
 import time
 from http.client import HTTPException
 from typing import Any
@@ -20,6 +26,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.http_retry.jitter import Jitter
 
+from .clock import SlackClock
 from .errors import (
     SlackMQAPIError,
     SlackMQAuthError,
@@ -82,6 +89,8 @@ class _ProportionalJitter(Jitter):
         return duration * (0.5 + random.random())
 
 
+UNCLEAR = "slackmq_unclear_answer"  # the error of an unclear answer not re-sent (see __call__)
+
 _backoff = BackoffRetryIntervalCalculator(backoff_factor=0.05, jitter=_ProportionalJitter())
 MAX_BACKOFF = 2.0
 
@@ -89,19 +98,26 @@ MAX_BACKOFF = 2.0
 class Caller:
     """Calls ``client.api_call`` until it succeeds, fails for good, or the deadline passes."""
 
-    def __init__(self, client: WebClient, deadline: float, name: str = "") -> None:
+    def __init__(
+        self, client: WebClient, deadline: float, name: str = "", clock: SlackClock | None = None
+    ) -> None:
         self.client = client
         self.deadline = deadline
         self.name = name
+        self.clock = clock or SlackClock()
         self.calls = 0  # round trips attempted, for the benchmark and the tests
 
-    def __call__(self, method: str, **params: Any) -> tuple[dict[str, Any], bool]:
+    def __call__(
+        self, method: str, *, resend_unclear: bool = True, **params: Any
+    ) -> tuple[dict[str, Any], bool]:
         """Return ``(data, ambiguous)``.
 
         ``data`` is the response body (``ok`` may be False only for an error in
-        ``EXPECTED[method]``). ``ambiguous`` is True when an earlier attempt may
-        have reached Slack (a hang, a dropped connection, a 5xx), so an
-        ``already_pinned`` may be our own pin.
+        ``EXPECTED[method]``). ``ambiguous`` is True when an attempt's answer was
+        unclear (it may have reached Slack), so an ``already_pinned`` may be our
+        own pin. With ``resend_unclear`` False the first unclear answer is returned
+        at once as ``({"ok": False, "error": UNCLEAR}, True)``: the caller reads
+        the state before deciding whether to send the call again.
         """
         end = time.monotonic() + self.deadline
         attempt = 0
@@ -112,10 +128,14 @@ class Caller:
             attempt += 1
             self.calls += 1
             wait: float | None = None
+            unclear = False
+            sent = self.clock.local()
             try:
                 resp = self.client.api_call(method, json=params)
+                self.clock.sample(resp.headers, sent, self.clock.local())
                 return dict(resp.data), ambiguous  # type: ignore[arg-type]
             except SlackApiError as e:
+                self.clock.sample(e.response.headers, sent, self.clock.local())
                 status = getattr(e.response, "status_code", 200)
                 data = e.response.data if isinstance(e.response.data, dict) else {}
                 error = str(data.get("error", "")) or f"http_{status}"
@@ -130,7 +150,7 @@ class Caller:
                         wait = 1.0
                     kind, last = SlackMQRateLimited, f"rate limited (Retry-After {wait:g}s)"
                 elif status >= 500 or error in TRANSIENT_ERRORS:
-                    ambiguous = True
+                    unclear = True
                     kind, last = SlackMQUnavailable, f"HTTP {status} {error}"
                 elif error in AUTH_ERRORS:
                     raise SlackMQAuthError(
@@ -147,18 +167,24 @@ class Caller:
                         f"{method}: {error}", method=method, error=error
                     ) from None
             except TimeoutError as e:
-                ambiguous = True
+                unclear = True
                 kind, last = SlackMQTimeout, f"no answer within {self.client.timeout}s ({e})"
             except URLError as e:
                 if isinstance(e.reason, TimeoutError):
-                    ambiguous = True
+                    unclear = True
                     kind, last = SlackMQTimeout, f"no answer within {self.client.timeout}s"
                 else:
-                    ambiguous = True
+                    unclear = not _never_sent(e.reason)
                     kind, last = SlackMQUnavailable, f"connection error: {e.reason}"
             except (ConnectionError, HTTPException, OSError) as e:
-                ambiguous = True
+                unclear = not _never_sent(e)
                 kind, last = SlackMQUnavailable, f"connection error: {e!r}"
+            if unclear:
+                ambiguous = True
+                if not resend_unclear:
+                    log.info("%s %s: %s; reading the state before sending it again",
+                             self.name, method, last)
+                    return {"ok": False, "error": UNCLEAR, "detail": last}, True
             if wait is None:
                 wait = min(MAX_BACKOFF, _backoff.calculate_sleep_duration(attempt - 1))
             left = end - time.monotonic()
@@ -170,3 +196,8 @@ class Caller:
                 )
             log.info("%s %s: %s; retrying in %.2fs", self.name, method, last, wait)
             time.sleep(wait)  # backoff on failure only; never on the success path
+
+
+def _never_sent(reason: object) -> bool:
+    """A refused connection or a failed name lookup: the request never reached Slack."""
+    return isinstance(reason, (ConnectionRefusedError, socket.gaierror))

@@ -9,17 +9,21 @@ imports one that imports it back.
 
 from __future__ import annotations
 
+import copy
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk import WebClient
 
-from ._calls import Caller
-from .errors import SlackMQConfigError
+from ._calls import MAX_BACKOFF, UNCLEAR, Caller
+from .clock import SlackClock
+from .errors import SlackMQConfigError, SlackMQUnavailable
 from .markers import Markers
 
 log = logging.getLogger("slackmq")
@@ -41,6 +45,28 @@ class Holder:
         return time.time() - self.since - PIN_CLOCK_GRAIN
 
 
+PinTest = Callable[[Holder], bool]  # "is this pin the one I hold?"
+
+
+class OwnPin:
+    """Whether a pin is the one this process made with a ``pins.add`` first tried at
+    local time ``started``: by this worker's user, and made (pins.list ``created``,
+    Slack's clock, whole seconds) at or after that first try. The evidence survives
+    a restart: a pin from an earlier life of the worker is older. Until Slack's
+    clock is known (no answer yet) no pin counts as ours.
+    """
+
+    def __init__(self, mq: Channel, started: float) -> None:
+        self.mq = mq
+        self.started = started
+
+    def __call__(self, h: Holder) -> bool:
+        if h.user_id != self.mq.user_id:
+            return False
+        after = self.mq.clock.earliest(self.started)
+        return after is not None and h.since >= math.floor(after)
+
+
 class Channel:
     """The configuration and plumbing of a ``SlackMQ`` (see its docstring for the arguments)."""
 
@@ -58,6 +84,7 @@ class Channel:
         name: str = "",
         retain: float | None = None,
         fresh: float = 60.0,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if not channel:
             raise SlackMQConfigError("SlackMQ needs a channel id")
@@ -73,6 +100,11 @@ class Channel:
             if base_url:
                 kwargs["base_url"] = base_url
             client = WebClient(**kwargs)
+        elif client.retry_handlers:
+            # slack_sdk's handlers would re-send a call whose answer was lost and hide
+            # it: the lock must see every unclear answer. It uses a copy without them.
+            client = copy.copy(client)
+            client.retry_handlers = []
         self.client = client
         self.channel = channel
         self.lease = float(lease)
@@ -81,7 +113,8 @@ class Channel:
         self.name = name
         self.retain = retain
         self.fresh = float(fresh)
-        self._caller = Caller(client, self.deadline, name)
+        self.clock = SlackClock(clock or time.time)  # Slack's clock, learnt from its answers
+        self._caller = Caller(client, self.deadline, name, self.clock)
         self._lock = threading.Lock()
         self._active: set[str] = set()
         self._finished: OrderedDict[str, str] = OrderedDict()
@@ -94,9 +127,11 @@ class Channel:
         """Web API round trips made so far (retries included)."""
         return self._caller.calls
 
-    def _api(self, method: str, **params: Any) -> tuple[dict[str, Any], bool, int]:
+    def _api(
+        self, method: str, *, resend_unclear: bool = True, **params: Any
+    ) -> tuple[dict[str, Any], bool, int]:
         before = self._caller.calls
-        data, ambiguous = self._caller(method, **params)
+        data, ambiguous = self._caller(method, resend_unclear=resend_unclear, **params)
         return data, ambiguous, self._caller.calls - before
 
     def _call(self, method: str, **params: Any) -> int:
@@ -120,30 +155,97 @@ class Channel:
                 while len(self._finished) > 4096:
                     self._finished.popitem(last=False)
 
-    def _pin(self, ts: str) -> tuple[bool, int]:
-        """pins.add. True when the pin is ours (resolving a retried, ambiguous call)."""
-        data, ambiguous, n = self._api("pins.add", channel=self.channel, timestamp=ts)
-        if data.get("ok"):
-            return True, n
-        if ambiguous:
-            # An earlier attempt may have pinned it before its answer was lost.
-            with self._lock:
-                mine_here = ts in self._active
+    def _pin(self, ts: str) -> tuple[bool, int, Holder | None, OwnPin]:
+        """pins.add: ``(ours, calls, holder, own)``.
+
+        After an unclear answer the pins are read before anything is sent again:
+        no pin -> send again; a pin that ``own`` recognises (this worker's user,
+        made since the first try, not held by another thread here) -> ours;
+        anything else -> lost, with ``holder`` (it may be this worker's pin from
+        before a restart: the caller takes it over, it does not run it blind).
+        """
+        own = OwnPin(self, self.clock.local())
+        end = time.monotonic() + self.deadline
+        calls, unclear_seen, attempt = 0, False, 0
+        while True:
+            attempt += 1
+            data, _, n = self._api(
+                "pins.add", resend_unclear=False, channel=self.channel, timestamp=ts
+            )
+            calls += n
+            if data.get("ok"):
+                return True, calls, None, own
+            unclear_seen = unclear_seen or data.get("error") == UNCLEAR
+            if not unclear_seen:
+                return False, calls, None, own  # already_pinned: someone else has it
             h = self.holder(ts)
-            n += 1
-            if h is not None and h.user_id == self.user_id and not mine_here:
-                log.info("%s pins.add %s: already_pinned by us after a retry: ours", self.name, ts)
-                return True, n
-        return False, n
+            calls += 1
+            if h is not None:
+                with self._lock:
+                    here = ts in self._active
+                if not here and own(h):
+                    log.info("%s pins.add %s: the answer was lost; the pin is ours", self.name, ts)
+                    return True, calls, None, own
+                if h.user_id == self.user_id and not here:
+                    log.warning(
+                        "%s pins.add %s: this worker's pin from before this attempt"
+                        " (pinned at %.0f on Slack's clock): a claim from an earlier life",
+                        self.name, ts, h.since,
+                    )
+                return False, calls, h, own
+            wait = min(MAX_BACKOFF, 0.05 * 2**attempt)
+            if time.monotonic() + wait >= end:
+                raise SlackMQUnavailable(
+                    f"pins.add: no clear answer within {self.deadline:g}s ({data.get('detail')})",
+                    method="pins.add",
+                    error=str(data.get("detail", "")),
+                )
+            time.sleep(wait)  # the unclear attempt did not pin it: send it again
 
     def _reactions(self, ts: str) -> tuple[list[dict[str, Any]], int]:
         data, _, n = self._api("reactions.get", channel=self.channel, timestamp=ts, full=True)
         msg = data.get("message") or {}
         return list(msg.get("reactions") or []), n
 
-    def _unpin(self, ts: str) -> int:
-        _, _, n = self._api("pins.remove", channel=self.channel, timestamp=ts)
-        return n
+    def _unpin(self, ts: str, mine: PinTest | None = None) -> int:
+        """pins.remove, never re-sent blind: after an unclear answer the pins are read,
+        and the call is sent again only if the pin there is still the one ``mine``
+        names (default: any pin by this worker). Another's pin (the next holder's,
+        made after our unpin landed) is left alone."""
+        if mine is None:
+            mine = self._by_me
+        end = time.monotonic() + self.deadline
+        calls, attempt = 0, 0
+        while True:
+            attempt += 1
+            data, _, n = self._api(
+                "pins.remove", resend_unclear=False, channel=self.channel, timestamp=ts
+            )
+            calls += n
+            if data.get("error") != UNCLEAR:
+                return calls  # removed, or no_pin
+            h = self.holder(ts)
+            calls += 1
+            if h is None:
+                return calls  # the unclear attempt removed it
+            if not mine(h):
+                log.info(
+                    "%s pins.remove %s: the answer was lost; the pin there now is %s's"
+                    " (since %.0f), not ours: left alone", self.name, ts, h.user_id, h.since,
+                )
+                return calls
+            wait = min(MAX_BACKOFF, 0.05 * 2**attempt)
+            if time.monotonic() + wait >= end:
+                raise SlackMQUnavailable(
+                    f"pins.remove: no clear answer within {self.deadline:g}s"
+                    f" ({data.get('detail')})",
+                    method="pins.remove",
+                    error=str(data.get("detail", "")),
+                )
+            time.sleep(wait)
+
+    def _by_me(self, h: Holder) -> bool:
+        return h.user_id == self.user_id
 
     @staticmethod
     def _age(ts: str) -> float:
@@ -158,9 +260,9 @@ class Channel:
         """Retain mode: a finished message stays pinned until it is ``retain`` old."""
         return self.retain is not None and self._age(ts) < self.retain
 
-    def _give_back(self, ts: str) -> int:
+    def _give_back(self, ts: str, mine: PinTest | None = None) -> int:
         """Unpin a message that already ran (unless retain mode keeps it pinned)."""
-        return 0 if self._keep(ts) else self._unpin(ts)
+        return 0 if self._keep(ts) else self._unpin(ts, mine)
 
     # -- pins ---------------------------------------------------------------
 

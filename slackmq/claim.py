@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from .channel import Channel, Holder
+from .channel import Channel, Holder, PinTest
 from .errors import SlackMQError
 
 Status = Literal["won", "lost", "done"]
@@ -64,6 +64,7 @@ class Claim:
         report_only: bool = False,
         user: str | None = None,
         calls: int = 0,
+        pin: PinTest | None = None,
     ) -> None:
         self.mq = mq
         self.ts = ts
@@ -74,6 +75,7 @@ class Claim:
         self.report_only = report_only
         self.calls = calls  # Web API calls this claim cost so far
         self._user = user  # sequence claims: markers are this worker's own
+        self._holds = pin  # which pin this claim holds: the only one its release may remove
         self._released = status != "won"
         self._on_release: list[Any] = []
 
@@ -85,6 +87,11 @@ class Claim:
     def holder(self) -> Holder | None:
         if self._holder is None and self.status != "done":
             self._holder = self.mq.holder(self.ts)
+        return self._holder
+
+    @property
+    def holder_seen(self) -> Holder | None:
+        """The holder the claim already read (no call), e.g. the pin that beat a lost claim."""
         return self._holder
 
     @property
@@ -119,7 +126,7 @@ class Claim:
             return
         keep = self.outcome is not None and self._user is None and self.mq._keep(self.ts)
         if not keep:  # retain mode keeps a finished message pinned: late claims lose at once
-            self.calls += self.mq._call("pins.remove", timestamp=self.ts)
+            self.calls += self.mq._unpin(self.ts, self._holds)
         self._released = True
         self.mq._forget(self.ts, self.outcome if self._user is None else None)
         for cb in self._on_release:
@@ -152,15 +159,15 @@ def claim_message(mq: Channel, ts: str) -> Claim:
             return Claim(mq, ts, "done", outcome=mq._finished[ts])
         if ts in mq._active:  # another thread of this worker holds it
             return Claim(mq, ts, "lost")
-    ours, calls = mq._pin(ts)
+    ours, calls, seen, own = mq._pin(ts)
     if not ours:
-        return Claim(mq, ts, "lost", calls=calls)
+        return Claim(mq, ts, "lost", holder=seen, calls=calls)
     with mq._lock:
         mq._active.add(ts)
     if mq._fast(ts):
         # Retain mode, young message: a finished one would still be pinned, so
         # our pin proves it has not run. One round trip. (docs/slackmq.md)
-        return Claim(mq, ts, "won", calls=calls)
+        return Claim(mq, ts, "won", calls=calls, pin=own)
     try:
         reactions, n = mq._reactions(ts)
     except BaseException:
@@ -172,7 +179,7 @@ def claim_message(mq: Channel, ts: str) -> Claim:
     outcome = mq.markers.outcome_of(reactions)
     if outcome is not None:
         # Late: the work ran and was released before we pinned. Give it back.
-        calls += mq._give_back(ts)
+        calls += mq._give_back(ts, own)
         mq._forget(ts, outcome)
         return Claim(mq, ts, "done", outcome=outcome, calls=calls)
-    return Claim(mq, ts, "won", calls=calls)
+    return Claim(mq, ts, "won", calls=calls, pin=own)

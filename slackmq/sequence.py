@@ -33,17 +33,17 @@ class Sequence:
         if self._ran is not None:
             return Claim(mq, self.ts, "done", outcome=self._ran)
         me = mq.user_id
-        ours, calls = mq._pin(self.ts)
+        ours, calls, seen, own = mq._pin(self.ts)
         if not ours:
-            return Claim(mq, self.ts, "lost", calls=calls)
+            return Claim(mq, self.ts, "lost", holder=seen, calls=calls)
         reactions, n = mq._reactions(self.ts)
         calls += n
         outcome = mq.markers.outcome_of(reactions, user=me)
         if outcome is not None:
-            calls += mq._unpin(self.ts)
+            calls += mq._unpin(self.ts, own)
             self._ran = outcome
             return Claim(mq, self.ts, "done", outcome=outcome, calls=calls)
-        claim = Claim(mq, self.ts, "won", user=me, calls=calls)
+        claim = Claim(mq, self.ts, "won", user=me, calls=calls, pin=own)
         claim._on_release.append(self._released)
         return claim
 
@@ -59,10 +59,12 @@ class Sequence:
         reactions, _ = mq._reactions(self.ts)
         outcome = mq.markers.outcome_of(reactions, user=h.user_id)
         if outcome is not None:  # finished, died before unpinning
-            mq._unpin(self.ts)
+            mq._unpin(self.ts, h.__eq__)
             self._ran = outcome
             return Claim(mq, self.ts, "done", outcome=outcome)
-        claim = Claim(mq, self.ts, "won", holder=h, taken_over=True, user=mq.user_id)
+        claim = Claim(
+            mq, self.ts, "won", holder=h, taken_over=True, user=mq.user_id, pin=h.__eq__
+        )
         claim._on_release.append(self._released)
         return claim
 
@@ -107,12 +109,12 @@ class Sequence:
             return None
         reactions, _ = mq._reactions(self.ts)
         if mq.markers.outcome_of(reactions, user=h.user_id) is not None:
-            mq._unpin(self.ts)  # it ran and died before unpinning
+            mq._unpin(self.ts, h.__eq__)  # it ran and died before unpinning
             return None
         won, _ = run_election(mq, self.ts, h)
         if not won:
             return None
         if mq.holder(self.ts) != h:
             return None  # the turn moved on while we elected (we had read an older pin)
-        mq._unpin(self.ts)
+        mq._unpin(self.ts, h.__eq__)
         return h

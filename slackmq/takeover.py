@@ -46,7 +46,7 @@ def sweep(mq: Channel) -> list[str]:
             continue
         old = mq._age(h.ts) >= mq.retain if mq.retain is not None else h.age >= mq.lease
         if old:
-            mq._unpin(h.ts)
+            mq._unpin(h.ts, h.__eq__)
             out.append(h.ts)
     return out
 
@@ -91,7 +91,7 @@ def take_over(mq: Channel, ts: str, idempotent: bool) -> Claim:
     outcome = mq.markers.outcome_of(reactions)
     if outcome is not None:
         # It ran and its holder died (or is about to unpin): clean up the pin.
-        calls += mq._give_back(ts)
+        calls += mq._give_back(ts, h.__eq__)
         mq._forget(ts, outcome)
         return Claim(mq, ts, "done", outcome=outcome, holder=h, calls=calls)
     with mq._lock:
@@ -119,7 +119,7 @@ def take_over(mq: Channel, ts: str, idempotent: bool) -> Claim:
     calls += n
     outcome = mq.markers.outcome_of(reactions)
     if outcome is not None:
-        calls += mq._give_back(ts)
+        calls += mq._give_back(ts, h.__eq__)
         mq._forget(ts, outcome)
         return Claim(mq, ts, "done", outcome=outcome, holder=h, calls=calls)
     with mq._lock:
@@ -132,6 +132,7 @@ def take_over(mq: Channel, ts: str, idempotent: bool) -> Claim:
         taken_over=True,
         report_only=not idempotent,
         calls=calls,
+        pin=h.__eq__,  # the taker holds h's pin: its release removes that one only
     )
 
 

@@ -187,10 +187,10 @@ def test_a_marker_from_an_earlier_turn_does_not_free_a_young_pin(ws16):
     arrived, go = threading.Event(), threading.Event()
     real_unpin = a2._unpin
 
-    def unpin(t):
+    def unpin(t, mine=None):
         arrived.set()
         assert go.wait(timeout=20)
-        return real_unpin(t)
+        return real_unpin(t, mine)
 
     a2._unpin = unpin
     out = []

@@ -12,7 +12,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-FAIL_MODES = ("5xx", "hang", "error")
+FAIL_MODES = ("5xx", "hang", "error", "lost_answer")
+# lost_answer: the call is applied, then answered with HTTP ``status`` (500): it reached
+# Slack but its answer was lost (a proxy or load balancer failing on the way back).
 
 
 @dataclass

@@ -245,7 +245,8 @@ class SimServer:
             limited = {"ok": False, "error": "ratelimited"}
             return slack_json(limited, status=429, **{"Retry-After": str(retry_after)})
         rule = self.faults.take_rule(name, key)
-        if rule is not None:
+        lost = rule is not None and rule.mode == "lost_answer"
+        if rule is not None and not lost:
             self.recorder.call(key, name, args, f"fault:{rule.mode}:{rule.error}")
             if rule.mode == "hang":
                 await self._hang(request)
@@ -263,5 +264,8 @@ class SimServer:
         except Exception as exc:  # a bug here must not take the server down
             self.recorder.call(key, name, args, f"internal_error:{exc!r}")
             return slack_json({"ok": False, "error": "internal_error"}, status=500)
-        self.recorder.call(key, name, args, "ok" if result["ok"] else result["error"])
+        outcome = "ok" if result["ok"] else result["error"]
+        self.recorder.call(key, name, args, f"fault:lost_answer:{outcome}" if lost else outcome)
+        if lost:  # applied, but its answer never arrives
+            return slack_json({"ok": False, "error": rule.error}, status=rule.status)
         return slack_json(result)
