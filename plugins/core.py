@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from troupe.clock import describe_offset
 from troupe.commands import command, help_for, help_text
 from troupe.pins import choose
 from troupe.plugin import Context, Plugin
@@ -57,6 +58,9 @@ class Core(Plugin):
             f"Claims in flight here: {len(in_flight) - 1 if in_flight else 0}",
             self._gpio_line(),
         ]
+        clock = describe_offset(self.host.mq.clock.offset()) if self.host.mq else None
+        if clock:  # more than a minute off Slack's clock
+            lines.append(f":warning: {self.host.name}: {clock}")
         ctx.reply("\n".join(lines))
 
     def _gpio_line(self) -> str:

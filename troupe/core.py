@@ -33,7 +33,7 @@ from troupe.authors import COMMAND_EVENT, Authors
 from troupe.catchup import CatchUp
 from troupe.commands import CommandSpec, commands_of
 from troupe.config import NOT_A_USER, NOT_AN_ADMIN, Config
-from troupe.guard import PREFERRED_WINDOW, Guard, Job, preferred_window
+from troupe.guard import PREFERRED_WINDOW, Guard, Job, make_lock, preferred_window
 from troupe.help import suggest
 from troupe.patterns import Match, best_match
 from troupe.plugin import Context, Plugin, RestartRequested
@@ -213,7 +213,7 @@ class Bot:
         self.user_id, self.bot_id = auth["user_id"], auth.get("bot_id") or ""
         self.channel_id, self.channel_name = self._find_channel(self.config.slack.channel)
         self.authors.serve(self.channel_id, self.user_id)
-        self.mq = SlackMQ(client=self.web, channel=self.channel_id, lease=self.config.lease)
+        self.mq = make_lock(self.config, self.channel_id)  # its own client, Slack's clock
         configured = (self.config.preferred_window or PREFERRED_WINDOW
                       if self.config.preferred_claims else 0.0)
         self.guard = Guard(self.mq, self.name, self.config.lease,
@@ -389,7 +389,7 @@ class Bot:
                       reactions=message.get("reactions") or [])
         if not cmd.text:
             return
-        age = time.time() - float(ts)
+        age = self.mq.clock.now() - float(ts)  # Slack's clock: this Pi's may be off
         # Finished while this Pi was away: nothing to do and no call spent. (A broadcast or
         # sequential command is finished only for the Pis whose own marker it carries.)
         finished = source == "history" and _has_outcome(cmd.reactions)

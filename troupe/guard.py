@@ -34,7 +34,10 @@ from dataclasses import dataclass, field
 
 from slackmq import SlackMQ, SlackMQError
 from slackmq.core import PIN_CLOCK_GRAIN
+from troupe.clock import describe_offset, local_now
+from troupe.config import Config
 from troupe.plugin import RestartRequested
+from troupe.slack_web import make_web_client
 
 log = logging.getLogger("troupe.guard")
 
@@ -44,6 +47,20 @@ PREFERRED_WINDOW = 0.5  # s; must exceed pins.add + the pin_added event reaching
 MEMBERS_TTL = 600.0  # re-read the channel's bots this often
 SUSPECT_FOR = 600.0  # a Pi that did not claim when it was first in line is skipped this long
 IN_LINE = 2  # the k-th Pi waits min(k, IN_LINE) windows: the 3rd and later claim together
+
+
+def make_lock(config: Config, channel_id: str) -> SlackMQ:
+    """The lock this Pi claims commands with: its own client without slack_sdk's retries
+    (slackmq retries itself and sees every unclear answer), this Pi's clock (troupe.clock)
+    and Slack's, learnt from its first answer; a Pi more than a minute off Slack's clock
+    says so in its log (and in `status`)."""
+    mq = SlackMQ(client=make_web_client(config, retries=False), channel=channel_id,
+                 lease=config.lease, clock=local_now, name=config.host_name)
+    log.debug("%s is %s on Slack", config.host_name, mq.user_id)  # one auth.test: its Date
+    problem = describe_offset(mq.clock.offset())
+    if problem:
+        log.warning("%s: %s", config.host_name, problem)
+    return mq
 
 
 def preferred_window(value: str | None = None, configured: float = 0.0) -> float:
@@ -157,7 +174,7 @@ class Job:
     run: Callable[[], bool]  # runs the handler (which answers); True if it succeeded
     idempotent: bool = False
     report_interrupted: Callable[[str | None], None] = lambda holder: None
-    expires_at: float = float("inf")
+    expires_at: float = float("inf")  # on Slack's clock (the message ts + max_command_age)
     source: str = "live"  # "history": found on catch-up; this Pi may have held it before a restart
     lease: float | None = None  # this command's own lease, if longer than the default
     anywhere: bool = True  # any Pi could run it (no runs_on): preferred claims may defer it
@@ -212,7 +229,8 @@ class Guard:
         with self._lock:
             if job.lease not in self._by_lease:
                 self._by_lease[job.lease] = SlackMQ(client=self.mq.client, channel=self.mq.channel,
-                                                    lease=job.lease, markers=self.mq.markers)
+                                                    lease=job.lease, markers=self.mq.markers,
+                                                    clock=self.mq.clock.local)
             return self._by_lease[job.lease]
 
     def _warm_up(self) -> None:
@@ -292,7 +310,7 @@ class Guard:
             # Not asking who holds it (a pins.list) keeps a lost claim at one call, except on
             # catch-up, where the holder may be this Pi before a restart: then go on at once.
             log.info("%s %s %r lost to another Pi", self.host, job.ts, job.label)
-            self._arm(job, "takeover", self._lost_due(job))
+            self._arm(job, "takeover", self._lost_due(job, claim.holder_seen))
             return "lost"
         if claim.status == "done":
             log.info("%s %s %r already %s", self.host, job.ts, job.label, claim.outcome or "done")
@@ -345,9 +363,11 @@ class Guard:
         return (time.time() if since is None else since) + PIN_CLOCK_GRAIN + (
             job.lease or self.lease)
 
-    def _lost_due(self, job: Job) -> float:
-        if job.source == "history":
-            holder = self._mq(job).holder(job.ts)
+    def _lost_due(self, job: Job, seen=None) -> float:
+        """When to look at a lost claim again: at once if the pin is this Pi's from before a
+        restart (`seen`: the pin the claim already read, e.g. after an unclear answer)."""
+        if seen is not None or job.source == "history":
+            holder = seen or self._mq(job).holder(job.ts)
             if holder is not None and holder.user_id == self.mq.user_id:
                 log.info("%s %s %r: this Pi held it before restarting", self.host, job.ts,
                          job.label)
@@ -456,7 +476,8 @@ class Guard:
 
     def _fire(self, watch: _Watch) -> None:
         job = watch.job
-        if time.time() > job.expires_at and watch.kind in ("retry", "no_taker", "preferred"):
+        expired = self.mq.clock.now() > job.expires_at  # expires_at is on Slack's clock
+        if expired and watch.kind in ("retry", "no_taker", "preferred"):
             log.warning("%s %s %r gave up: older than max_command_age", self.host, job.ts,
                         job.label)
             return

@@ -45,16 +45,17 @@ def why(e: Exception) -> str:
     return type(e).__name__
 
 
-def make_web_client(config: Config) -> WebClient:
-    """A WebClient that waits out 429s and retries connection errors and 5xx."""
+def make_web_client(config: Config, retries: bool = True) -> WebClient:
+    """A WebClient that waits out 429s and retries connection errors and 5xx.
+
+    `retries=False`: the client for the lock (slackmq). A retry inside slack_sdk re-sends
+    a call whose answer was lost (the pin made, the answer a 500) and hides it; slackmq
+    retries itself and reads the pins after every unclear answer (docs/slackmq.md)."""
     kwargs = {"base_url": config.slack.api_url} if config.slack.api_url else {}
-    return WebClient(
-        token=config.slack.bot_token,
-        timeout=15,
-        retry_handlers=[
-            RateLimitErrorRetryHandler(max_retry_count=5),
-            ConnectionErrorRetryHandler(max_retry_count=3),
-            ServerErrorRetryHandler(max_retry_count=3),
-        ],
-        **kwargs,
-    )
+    handlers = [
+        RateLimitErrorRetryHandler(max_retry_count=5),
+        ConnectionErrorRetryHandler(max_retry_count=3),
+        ServerErrorRetryHandler(max_retry_count=3),
+    ] if retries else []
+    return WebClient(token=config.slack.bot_token, timeout=15, retry_handlers=handlers,
+                     **kwargs)

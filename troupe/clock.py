@@ -1,0 +1,54 @@
+"""This Pi's wall clock, and how far it is from Slack's.
+
+A command's age is measured on Slack's clock (slackmq learns it from the Date
+header of Slack's answers, `SlackMQ.clock`), never on the Pi's own: a Pi without
+a real-time clock may boot with its clock minutes off until NTP catches up.
+`TROUPE_CLOCK_SKEW` (seconds, tests only) shifts this Pi's wall clock as seen by
+Troupe and its lock, to reproduce such a Pi.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+log = logging.getLogger("troupe.clock")
+
+SKEW_ENV = "TROUPE_CLOCK_SKEW"
+SKEW_WARN = 60.0  # seconds off Slack's clock worth telling the owner about
+
+
+def _skew() -> float:
+    try:
+        return float(os.environ.get(SKEW_ENV, "") or 0.0)
+    except ValueError:
+        log.warning("%s=%r is not a number of seconds; ignored", SKEW_ENV,
+                    os.environ.get(SKEW_ENV))
+        return 0.0
+
+
+_SHIFT = _skew()
+
+
+def local_now() -> float:
+    """This Pi's wall clock (shifted by TROUPE_CLOCK_SKEW in tests)."""
+    return time.time() + _SHIFT
+
+
+def describe_offset(offset: float | None) -> str | None:
+    """A sentence for `status` and the log when this Pi's clock is more than a minute off
+    Slack's (`offset` = Slack's time minus ours), else None."""
+    if offset is None or abs(offset) <= SKEW_WARN:
+        return None
+    way = "ahead of" if offset < 0 else "behind"
+    return (f"this Pi's clock is {_span(abs(offset))} {way} Slack's; commands' ages are "
+            "measured on Slack's clock, but check the Pi's time sync (timedatectl)")
+
+
+def _span(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
