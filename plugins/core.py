@@ -8,6 +8,7 @@ from troupe.clock import describe_offset
 from troupe.commands import command, help_for, help_text
 from troupe.pins import choose
 from troupe.plugin import Context, Plugin
+from troupe.text import excerpt
 
 
 def _duration(seconds: float) -> str:
@@ -35,7 +36,7 @@ class Core(Plugin):
         """List the commands, or explain one: `help toggle`."""
         if topic:
             text = help_for(topic, self._specs())
-            ctx.reply(text or f"No command called `{topic}`. Type `help` for the list.")
+            ctx.reply(text or f"No command called `{excerpt(topic)}`. Type `help` for the list.")
         else:
             ctx.reply("Here is what I can do:\n" + help_text(self._specs()))
 

@@ -49,7 +49,7 @@ class Claim:
     * ``lost``: another worker holds the pin now. ``holder`` says who (one
       ``pins.list`` on first access).
     * ``done``: the work already ran; ``outcome`` says how
-      (``done``/``failed``/``interrupted``).
+      (``done``/``failed``/``interrupted``/``declined``).
     """
 
     def __init__(
@@ -109,6 +109,11 @@ class Claim:
     def mark_interrupted(self) -> None:
         """Record ``interrupted`` (the work may or may not have run) and release."""
         self._finish("interrupted")
+
+    def declined(self) -> None:
+        """Record ``declined`` (answered, but there was no work to do: an unknown command,
+        a refusal) and release. Not ``done``: nothing was; a late claimer still skips it."""
+        self._finish("declined")
 
     def _finish(self, outcome: str) -> None:
         if self._released:

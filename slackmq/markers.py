@@ -17,10 +17,12 @@ class Markers:
     done: str = "white_check_mark"
     failed: str = "x"
     interrupted: str = "warning"
+    declined: str = "grey_question"  # answered, nothing run (an unknown or refused command)
 
     def names(self) -> dict[str, str]:
         """Map reaction name -> outcome, strongest first."""
-        return {self.done: "done", self.failed: "failed", self.interrupted: "interrupted"}
+        return {self.done: "done", self.failed: "failed", self.interrupted: "interrupted",
+                self.declined: "declined"}
 
     def outcome_of(self, reactions: list[dict[str, Any]], user: str | None = None) -> str | None:
         """The outcome recorded by ``reactions`` (by ``user`` only, if given), or None."""

@@ -20,6 +20,7 @@ from troupe_plugins.update.canary import DOWN, UP, Canary
 from troupe_plugins.update.config import check_update
 from troupe_plugins.update.release import Releases, Watchdog
 
+import troupe
 from troupe.commands import best_match, commands_of
 from troupe.releases import ReleaseError, ReleaseRoot
 from troupe.sim.supervisor import Service
@@ -208,6 +209,10 @@ def test_running_release_is_where_the_code_was_loaded_from(tmp_path, monkeypatch
     assert state.running_release(tmp_path / "opt") == "v2"
     assert state.running_release(tmp_path / "elsewhere") is None
     assert state.running_label(tmp_path / "elsewhere").endswith("(not a release)")
+    # an update's summary says where a Pi came from: a release, or the installed version
+    # ("0.1.0 → v0.2.0", not "0.1.0 (not a release) → v0.2.0")
+    assert state.running_version(tmp_path / "opt") == "v2"
+    assert state.running_version(tmp_path / "elsewhere") == troupe.__version__
 
 
 # ---- the canary's vote ---------------------------------------------------------------------

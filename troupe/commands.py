@@ -72,6 +72,7 @@ class CommandSpec:
     idempotent: bool = False
     lease: float | None = None
     admin: bool = False  # only [auth] admins may run it (see Config.may_administer)
+    internal: bool = False  # posted by the Pis or Slack, not typed: help and suggest skip it
     summary: str = ""
     doc: str = ""
     owner: Any = None
@@ -176,6 +177,7 @@ def command(
     name: str | None = None,
     lease: float | None = None,
     admin: bool = False,
+    internal: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a plugin method as a command. Errors in the pattern raise :class:`PatternError`.
 
@@ -183,6 +185,8 @@ def command(
     that legitimately run longer than the configured ``[troupe] lease`` (an update).
     ``admin``: a command that changes the house itself (update, rollback, target, debug):
     only ``[auth] admins`` may run it, or every one of ``[auth] users`` while admins is empty.
+    ``internal``: a command the Pis (or Slack, for a schedule) post, not one for people to
+    type: `help` leaves it out and "did you mean" never suggests it.
 
     The method gets a list of :class:`CommandSpec` in its ``__troupe_command__`` attribute
     (a method may carry several ``@command`` decorators; they are kept top to bottom).
@@ -219,7 +223,8 @@ def command(
             idempotent=idempotent,
             lease=lease,
             admin=admin,
-            summary=doc.splitlines()[0].strip() if doc else "",
+            internal=internal,
+            summary=" ".join(doc.split("\n\n")[0].split()),  # the first paragraph, whole
             doc=doc,
         )
         existing = list(getattr(target, ATTR, []))

@@ -33,13 +33,13 @@ from troupe.authors import COMMAND_EVENT, Authors
 from troupe.catchup import CatchUp
 from troupe.commands import CommandSpec, commands_of
 from troupe.config import NOT_A_USER, NOT_AN_ADMIN, Config
-from troupe.guard import PREFERRED_WINDOW, Guard, Job, make_lock, preferred_window
-from troupe.help import suggest
+from troupe.guard import DECLINED, PREFERRED_WINDOW, Guard, Job, make_lock, preferred_window
+from troupe.help import unknown_answer
 from troupe.patterns import Match, best_match
 from troupe.plugin import Context, Plugin, RestartRequested
 from troupe.slack_web import TRANSIENT_ERRORS, StartupError, explain, make_web_client, why
 from troupe.state import HostState
-from troupe.text import command_text, escape, unescape
+from troupe.text import command_text, escape, excerpt, fit, unescape
 from troupe.transport import Event, Transport
 
 log = logging.getLogger("troupe.core")
@@ -80,6 +80,10 @@ class Command:
     source: str
     reactions: list[dict[str, Any]]
 
+    @property
+    def quote(self) -> str:
+        """The text, short and on one line: for answers that echo it, and for logs."""
+        return excerpt(self.text)
 
 class Bot:
     """One Pi's bot. Also the `Host` that plugins see."""
@@ -138,7 +142,7 @@ class Bot:
         if reply_to:
             metadata = {"event_type": REPLY_EVENT,
                         "event_payload": {"command_ts": reply_to, "host": self.name}}
-        response = self.web.chat_postMessage(channel=self.channel_id, text=escape(text),
+        response = self.web.chat_postMessage(channel=self.channel_id, text=escape(fit(text)),
                                              thread_ts=thread_ts, metadata=metadata)
         return response.get("ts")
 
@@ -164,7 +168,7 @@ class Bot:
 
     def edit(self, ts: str, text: str) -> None:
         """Replace the text of one of this Pi's own messages (escaped, like say)."""
-        self.web.chat_update(channel=self.channel_id, ts=ts, text=escape(text))
+        self.web.chat_update(channel=self.channel_id, ts=ts, text=escape(fit(text)))
 
     def gather(self, command_text: str, hosts: set[str], *, thread_ts: str,
                on_behalf_of: str | None = None, wait: float = 5.0,
@@ -473,13 +477,13 @@ class Bot:
         def run() -> bool:
             return self._run_handler(cmd, plugin, spec, match)
 
-        job = Job(ts=cmd.ts, label=cmd.text, run=run, idempotent=spec.idempotent,
+        job = Job(ts=cmd.ts, label=cmd.quote, run=run, idempotent=spec.idempotent,
                   report_interrupted=lambda holder: self._report_interrupted(cmd, holder),
                   expires_at=float(cmd.ts) + self.config.max_command_age, source=cmd.source,
                   lease=spec.lease, anywhere=self._runs_anywhere(plugin, spec, match))
         assert self.guard is not None
         if spec.mode == "broadcast":
-            log.info("%s %s %r broadcast", self.name, cmd.ts, cmd.text)
+            log.info("%s %s %r broadcast", self.name, cmd.ts, cmd.quote)
             ok = run()
             self._mark_broadcast(cmd.ts, ok)
         elif spec.mode == "sequential":
@@ -488,9 +492,9 @@ class Bot:
             targeted_elsewhere = self.target not in (None, self.name)
             if targeted_elsewhere or not self._can_run(plugin, spec, match):
                 log.info("%s %s %r not for this Pi; waiting for one that can", self.name, cmd.ts,
-                         cmd.text)
+                         cmd.quote)
                 self.guard.when_nobody_claims(
-                    Job(ts=cmd.ts, label=cmd.text,
+                    Job(ts=cmd.ts, label=cmd.quote,
                         run=lambda: self._nobody_can(cmd, plugin, spec, match),
                         expires_at=job.expires_at),
                     self.config.no_taker_wait)
@@ -525,10 +529,10 @@ class Bot:
         except RestartRequested:
             raise
         except Exception as e:  # noqa: BLE001 - a failing handler never takes the bot down
-            log.error("%s %s %r handler %s.%s failed:\n%s", self.name, cmd.ts, cmd.text,
+            log.error("%s %s %r handler %s.%s failed:\n%s", self.name, cmd.ts, cmd.quote,
                       plugin.plugin_name(), spec.attr, traceback.format_exc())
             try:
-                ctx.reply(f"Sorry, `{cmd.text}` failed on {self.name}: {type(e).__name__}: {e}",
+                ctx.reply(f"Sorry, `{cmd.quote}` failed on {self.name}: {type(e).__name__}: {e}",
                           thread=True)
             except Exception:  # noqa: BLE001 - Slack down too: the log has it
                 log.exception("%s could not report a failure", self.name)
@@ -537,11 +541,11 @@ class Bot:
     def _exclusive_answer(self, cmd: Command, label: str, answer) -> None:
         assert self.guard is not None
 
-        def run() -> bool:
+        def run() -> str:
             answer()
-            return True
+            return DECLINED  # answered, nothing run: not marked done
 
-        self.guard.exclusive(Job(ts=cmd.ts, label=f"{cmd.text} ({label})", run=run,
+        self.guard.exclusive(Job(ts=cmd.ts, label=f"{cmd.quote} ({label})", run=run,
                                  idempotent=True))
 
     def _mark_broadcast(self, ts: str, ok: bool) -> None:
@@ -556,29 +560,24 @@ class Bot:
 
     # ---- answers the core gives itself -----------------------------------
     def _refuse(self, cmd: Command, why: str = NOT_A_USER) -> None:
-        log.warning("%s %s refused %r from unauthorized user %s", self.name, cmd.ts, cmd.text,
+        log.warning("%s %s refused %r from unauthorized user %s", self.name, cmd.ts, cmd.quote,
                     cmd.user)
         self.web.chat_postEphemeral(channel=self.channel_id, user=cmd.user,
                                     text=f"Sorry, {why}")
 
     def _unknown(self, cmd: Command) -> None:
-        specs = [spec for _, spec in self.commands]
-        guesses = suggest(cmd.text, specs)
-        text = f"I don't know `{cmd.text}`."
-        if guesses:
-            text += " Did you mean `" + "` or `".join(guesses) + "`?"
-        text += " Type `help` for the list."
+        text = unknown_answer(cmd.text, [spec for _, spec in self.commands])
         self.say(text, thread_ts=cmd.thread_ts, reply_to=cmd.ts)
 
     def _expired(self, cmd: Command, age: float) -> None:
-        self.say(f"`{cmd.text}` expired: it was posted {age / 60:.0f} min ago while no Pi was "
+        self.say(f"`{cmd.quote}` expired: it was posted {age / 60:.0f} min ago while no Pi was "
                  f"online, so it was not run.", thread_ts=cmd.ts, reply_to=cmd.ts)
 
     def _report_interrupted(self, cmd: Command, holder: str | None) -> None:
         who = f"<@{holder}>" if holder else "another Pi"
         self.web.chat_postMessage(
             channel=self.channel_id, thread_ts=cmd.ts,
-            text=f"{who} stopped answering while running `{escape(cmd.text)}`. It may or may not "
+            text=f"{who} stopped answering while running `{escape(cmd.quote)}`. It may or may not "
                  f"have happened; not running it again. Check, and ask again if needed.",
             metadata={"event_type": REPLY_EVENT,
                       "event_payload": {"command_ts": cmd.ts, "host": self.name}})
@@ -589,7 +588,7 @@ class Bot:
         else:
             explain = getattr(plugin, "unavailable_reason", None)
             reason = explain(spec, match.args) if explain else "no online Pi can run it"
-        self.say(f"Nobody ran `{cmd.text}`: {reason}.", thread_ts=cmd.thread_ts, reply_to=cmd.ts)
+        self.say(f"Nobody ran `{cmd.quote}`: {reason}.", thread_ts=cmd.thread_ts, reply_to=cmd.ts)
         return False
 
 

@@ -43,6 +43,7 @@ log = logging.getLogger("troupe.guard")
 
 RETRY_TRANSIENT_EVERY = 5.0
 PREFERRED_ENV = "TROUPE_PREFERRED_CLAIMS"  # overrides [troupe] preferred_claims when set
+DECLINED = "declined"  # what a Job's run returns when it answered but ran nothing (slackmq)
 PREFERRED_WINDOW = 0.5  # s; must exceed pins.add + the pin_added event reaching the others
 MEMBERS_TTL = 600.0  # re-read the channel's bots this often
 SUSPECT_FOR = 600.0  # a Pi that did not claim when it was first in line is skipped this long
@@ -171,7 +172,7 @@ class Job:
 
     ts: str
     label: str  # for logs: the command text
-    run: Callable[[], bool]  # runs the handler (which answers); True if it succeeded
+    run: Callable[[], bool | str]  # runs the handler (which answers): True, False or DECLINED
     idempotent: bool = False
     report_interrupted: Callable[[str | None], None] = lambda holder: None
     expires_at: float = float("inf")  # on Slack's clock (the message ts + max_command_age)
@@ -437,16 +438,14 @@ class Guard:
             self._in_flight.pop(job.ts, None)
         self._finish(job, claim, ok, started)
 
-    def _finish(self, job: Job, claim, ok: bool, started: float) -> None:
+    def _finish(self, job: Job, claim, ok: bool | str, started: float) -> None:
+        outcome = DECLINED if ok == DECLINED else "done" if ok else "failed"
         try:
-            if ok:
-                claim.done()
-            else:
-                claim.failed()
+            {"done": claim.done, "failed": claim.failed, DECLINED: claim.declined}[outcome]()
         except SlackMQError as e:
             log.error("%s %s %r could not record its outcome: %s", self.host, job.ts, job.label, e)
-        log.info("%s %s %r %s in %.0f ms", self.host, job.ts, job.label,
-                 "done" if ok else "failed", (time.monotonic() - started) * 1000)
+        log.info("%s %s %r %s in %.0f ms", self.host, job.ts, job.label, outcome,
+                 (time.monotonic() - started) * 1000)
 
     def in_flight(self) -> list[str]:
         return [job.label for job in list(self._in_flight.values())]

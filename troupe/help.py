@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from troupe.patterns import Match, Pattern, best_match, trim
+from troupe.text import excerpt
 
-__all__ = ["Documented", "help_for", "help_text", "suggest"]
+__all__ = ["Documented", "help_for", "help_text", "suggest", "unknown_answer"]
 
 
 class Documented(Protocol):
@@ -25,6 +26,7 @@ class Documented(Protocol):
     summary: str
     doc: str
     patterns: list[Pattern]
+    internal: bool
 
     @property
     def usage(self) -> str: ...
@@ -87,6 +89,8 @@ def suggest(text: str, specs: Iterable[Documented], n: int = 1, cutoff: float = 
     scored: dict[str, float] = {}
     order: dict[str, int] = {}
     for spec in specs:
+        if spec.internal:
+            continue  # not for people: never "did you mean" it
         for pattern in spec.patterns:
             s = _score(text, pattern)
             usage = pattern.usage
@@ -99,13 +103,32 @@ def suggest(text: str, specs: Iterable[Documented], n: int = 1, cutoff: float = 
     return ranked[:n]
 
 
+def unknown_answer(text: str, specs: Iterable[Documented]) -> str:
+    """The answer to text no command matched: the range a typed value missed
+    (`dim lounge to 150%`), else a short quote of it and "did you mean"."""
+    specs = [spec for spec in specs if not spec.internal]
+    if len(text) <= _SUGGEST_MAX:
+        for spec in specs:
+            for pattern in spec.patterns:
+                why = pattern.out_of_range(text)
+                if why:
+                    return f"`{excerpt(text)}`: {why}."
+    answer = f"I don't know `{excerpt(text)}`."
+    guesses = suggest(text, specs)
+    if guesses:
+        answer += " Did you mean `" + "` or `".join(guesses) + "`?"
+    return answer + " Type `help` for the list."
+
+
 # --------------------------------------------------------------------------- help
 
 
 def help_text(specs: Iterable[Documented]) -> str:
-    """One line per command, in the order given: ``usage — summary``."""
+    """One line per command people type, in the order given: ``usage — summary``."""
     lines = []
     for spec in specs:
+        if spec.internal:
+            continue
         lines.append(f"{spec.usage} — {spec.summary}" if spec.summary else spec.usage)
     return "\n".join(lines)
 

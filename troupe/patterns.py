@@ -45,7 +45,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 __all__ = [
-    "MAX_WORDS", "TYPES", "Match", "Matcher", "Pattern", "PatternError", "best_match", "trim",
+    "MAX_WORDS", "TYPES", "Match", "Matcher", "OutOfRange", "Pattern", "PatternError",
+    "best_match", "trim",
 ]
 
 TYPES = ("word", "int", "percent", "time", "rest")  # plus "" (default) and "a|b|c" choices
@@ -241,6 +242,14 @@ _TYPE_RE = {
     "time": _TIME_RE,
     "rest": r"\S.*",
 }
+# The shapes a typed value may be typed in, in or out of range: `dim lounge to 150%`,
+# `at 25:00` (Pattern.out_of_range says what the range is).
+_LOOSE_RE = {**_TYPE_RE, "percent": r"[-+]?\d+\s?%?",
+             "time": r"(?:noon|midnight|\d{1,2}(?::\d{1,2})?(?:\s?[ap]\.?m\.?)?)"}
+
+
+class OutOfRange(ValueError):
+    """A typed value of the right shape outside its range; the message says the range."""
 
 
 def _parse_time(s: str) -> datetime.time:
@@ -267,10 +276,14 @@ def _convert(ph: _Ph, raw: str) -> Any:
     if ph.kind == "percent":
         value = int(raw.rstrip("%").strip())
         if not 0 <= value <= 100:
-            raise ValueError(f"{value} is not a percentage")
+            raise OutOfRange(f"the {ph.name} goes from 0 to 100%")
         return value
     if ph.kind == "time":
-        return _parse_time(raw)
+        try:
+            return _parse_time(raw)
+        except ValueError:
+            raise OutOfRange(f"`{raw.strip()}` is not a time of day: hours go from 0 to 23 "
+                             "(1 to 12 with am or pm), minutes from 00 to 59") from None
     if ph.kind == "choice":
         return raw.lower()
     if ph.kind == "rest":
@@ -306,8 +319,11 @@ class Pattern:
                 )
             self._phs[node.name] = node
         self._groups: dict[str, str] = {}
-        body = self._regex(self._items)
+        body = self._regex(self._items, _TYPE_RE, self._groups)
         self.regex = re.compile(r"\A" + body + r"\Z", re.IGNORECASE | re.DOTALL)
+        self._loose_groups: dict[str, str] = {}
+        self._loose = re.compile(r"\A" + self._regex(self._items, _LOOSE_RE, self._loose_groups)
+                                 + r"\Z", re.IGNORECASE | re.DOTALL)
         self.usage = self._usage(self._items)
         self.specificity = sum(1 for it in self._items if isinstance(it, _Lit))
         self.literals = [it.alts for it, _opt in flat if isinstance(it, _Lit)]
@@ -364,17 +380,17 @@ class Pattern:
 
         return re.compile(r"\A" + emit(self._items) + r"\Z", re.DOTALL), groups
 
-    def _regex(self, items: list[Any]) -> str:
+    def _regex(self, items: list[Any], types: dict[str, str], groups: dict[str, str]) -> str:
         out = []
         for it in items:
             if isinstance(it, _Opt):
-                out.append("(?:" + self._regex(it.items) + ")?")
+                out.append("(?:" + self._regex(it.items, types, groups) + ")?")
             elif isinstance(it, _Lit):
                 alts = sorted(it.alts, key=len, reverse=True)
                 out.append(r"\s+(?:" + "|".join(re.escape(a) for a in alts) + ")")
             else:
-                group = f"g{len(self._groups)}"
-                self._groups[group] = it.name
+                group = f"g{len(groups)}"
+                groups[group] = it.name
                 if it.kind == "choice":
                     inner = "|".join(
                         re.escape(c) for c in sorted(it.choices, key=len, reverse=True)
@@ -383,7 +399,7 @@ class Pattern:
                 elif it.multi:
                     inner = _MULTI
                 else:
-                    inner = _TYPE_RE[it.kind]
+                    inner = types[it.kind]
                 out.append(rf"\s+(?P<{group}>{inner})")
         return "".join(out)
 
@@ -422,6 +438,22 @@ class Pattern:
             except ValueError:
                 return None
         return Match(args=args, pattern=self)
+
+    def out_of_range(self, text: str) -> str | None:
+        """Why ``text`` has this pattern's shape but a typed value outside its range
+        (``dim lounge to 150%``: "the level goes from 0 to 100%"); None otherwise."""
+        m = self._loose.match(_TRAILING.sub("", " " + text.strip()))
+        if m is None:
+            return None
+        for group, name in self._loose_groups.items():
+            if m.group(group) is not None:
+                try:
+                    _convert(self._phs[name], m.group(group))
+                except OutOfRange as e:
+                    return str(e)
+                except ValueError:
+                    return None
+        return None
 
     def __repr__(self) -> str:
         return f"Pattern({self.text!r})"

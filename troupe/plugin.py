@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from troupe.config import Problem
+from troupe.text import excerpt
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -126,6 +127,7 @@ class Context:
     args: dict[str, Any] = field(default_factory=dict)
     replies: list[str] = field(default_factory=list)
     debug: bool = False
+    answer_lost: bool = False  # an answer could not be posted (Slack refused it to the end)
 
     @property
     def host_name(self) -> str:
@@ -147,13 +149,23 @@ class Context:
         """Answer in the channel, or in the command's thread with thread=True.
 
         Text is escaped (`&`, `<`, `>`) so echoed user input cannot ping
-        anyone; with debug on, the answer names this Pi.
+        anyone; with debug on, the answer names this Pi. An answer Slack refuses even
+        after the retries is logged, not raised (`answer_lost`): the work stays done.
         """
         if self.debug:
             text = f"{text}  _({self.host.name})_"
         self.replies.append(text)
         thread_ts = (self.thread_ts or self.ts) if thread else self.thread_ts
-        return self.host.say(text, thread_ts=thread_ts, reply_to=self.ts)
+        try:
+            return self.host.say(text, thread_ts=thread_ts, reply_to=self.ts)
+        except Exception as e:  # noqa: BLE001 - the work is done; only its answer is lost
+            # Done is done: the command is marked done (not failed, or the person would type
+            # it again and a toggle would run twice); the log keeps what the answer said.
+            self.answer_lost = True
+            self.plugin.log.error("%s %s %r ran, but its answer was lost (%s: %s): %r",
+                                  self.host.name, self.ts, excerpt(self.text),
+                                  type(e).__name__, excerpt(str(e), 200), excerpt(text, 500))
+            return None
 
     def gather(self, command_text: str, hosts: set[str], *, wait: float = 5.0,
                on_answer=None) -> dict[str, str]:

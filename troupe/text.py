@@ -7,7 +7,13 @@ import re
 
 from troupe.secrets import redact
 
-__all__ = ["escape", "unescape", "command_text", "redact", "RedactingFilter"]
+__all__ = ["escape", "unescape", "command_text", "excerpt", "fit", "redact", "RedactingFilter",
+           "ANSWER_LIMIT"]
+
+# Slack cuts a message's text at 40,000 characters and refuses longer (msg_too_long); an
+# answer stays far below, whatever a handler or a person's text put in it.
+ANSWER_LIMIT = 12_000
+EXCERPT = 60  # characters of a person's text quoted back (`I don't know ...`) or logged
 
 _MENTION = re.compile(r"^\s*<@[UW][A-Z0-9]+(\|[^>]*)?>:?\s*")
 
@@ -20,6 +26,25 @@ def escape(text: str) -> str:
 def unescape(text: str) -> str:
     """Undo Slack's escaping of a message's text (Slack escapes &, < and > it receives)."""
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def excerpt(text: str, limit: int = EXCERPT) -> str:
+    """A short quote of a person's text for an answer or a log line: one line, backticks
+    neutralised (a quote sits inside `...`), cut at ``limit`` characters with an ellipsis."""
+    flat = " ".join(text.split()).replace("`", "'")
+    return flat if len(flat) <= limit else flat[:limit - 1].rstrip() + "\u2026"
+
+
+def fit(text: str, limit: int = ANSWER_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters once escaped, saying how much was left out."""
+    if len(escape(text)) <= limit:
+        return text
+    room, end = limit - 80, 0
+    while end < len(text) and room >= len(escape(text[end])):  # escaping lengthens & < >
+        room -= len(escape(text[end]))
+        end += 1
+    cut = text[:end]
+    return f"{cut}\n\u2026 (cut: {len(text) - len(cut):,} more characters)"
 
 
 def command_text(text: str) -> str:

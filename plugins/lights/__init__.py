@@ -190,7 +190,7 @@ class Lights(Plugin):
             lines.setdefault(key, line(light.name, f"unknown: {light.host} did not answer"))
         ctx.reply("Lights:\n" + "\n".join(lines[key] for key in self.lights))
 
-    @command(REPORT_COMMAND, mode="broadcast", idempotent=True)
+    @command(REPORT_COMMAND, mode="broadcast", idempotent=True, internal=True)
     def report(self, ctx: Context) -> None:
         """Each Pi with GPIO lights says how they are (`lights` asks this of other Pis)."""
         lines = [text for key, text in self._local_lines(hue=False).items()

@@ -228,7 +228,7 @@ class Schedules(Plugin):
                  for f in first.values()]
         ctx.reply("Pending schedules:\n" + "\n".join(lines) + note)
 
-    @command("schedule list for {asker:word}", mode="broadcast", idempotent=True)
+    @command("schedule list for {asker:word}", mode="broadcast", idempotent=True, internal=True)
     def list_for(self, ctx: Context, asker: str) -> None:
         """Used by `schedules`: each other Pi lists the firings it holds (Slack shows an app
         only its own scheduled messages)."""
@@ -237,7 +237,7 @@ class Schedules(Plugin):
             ctx.reply(listing(firings, self.loc.tz), thread=True)
 
     @command("withdraw schedule {sid:word} for {asker:word}", mode="broadcast",
-             idempotent=True)
+             idempotent=True, internal=True)
     def withdraw_for(self, ctx: Context, sid: str, asker: str) -> None:
         """Used by `cancel schedule`: each other Pi withdraws the firings of `sid` it holds."""
         if asker != self.host.name:
@@ -307,7 +307,7 @@ class Schedules(Plugin):
                 pause = min(pause * 2, 2.0)
 
     # ---- firing -------------------------------------------------------------
-    @command("fire schedule {spec:rest}", idempotent=True)
+    @command("fire schedule {spec:rest}", idempotent=True, internal=True)
     def fire(self, ctx: Context, spec: str) -> None:
         """What Slack posts when a schedule is due; not for typing."""
         firing = Firing.parse(ctx.text)

@@ -25,6 +25,7 @@ DAY_WORDS = {word: full[:3] for full in ("monday", "tuesday", "wednesday", "thur
 DAY_WORDS.update(tues="tue", thur="thu", thurs="thu")
 SUN = {"sunrise": sunrise, "sunset": sunset}
 UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+MAX_DELAY_DAYS = 120  # chat.scheduleMessage: post_at at most 120 days ahead (time_too_far)
 TIME_HELP = "write 22:30, 7am, 7:30pm, noon, midnight, sunrise or sunset"
 EVERY_HELP = "write `every day at 07:00 <command>` (day, weekday, weekend or day names)"
 
@@ -160,6 +161,9 @@ def parse_in(spec: str) -> Plan:
     name = {"sec": "second", "min": "minute", "hr": "hour"}.get(unit.group(1), unit.group(1))
     if count < 1:
         raise WhenError("the delay must be at least 1 second")
+    if count * UNITS[name] > MAX_DELAY_DAYS * UNITS["day"]:
+        raise WhenError(f"the delay goes from 1 second to {MAX_DELAY_DAYS} days (Slack schedules "
+                        "a message at most that far ahead)")
     return Plan(_command(m.group(3), f"in {count} {name}s"), delay=count * UNITS[name])
 
 

@@ -179,7 +179,7 @@ class Sensors(Plugin):
         if set(answers) < others:
             self.host.edit(ts, _answer(hosts, got, "no answer"))
 
-    @command("sensor readings [for {asker:word}]", mode="broadcast")
+    @command("sensor readings [for {asker:word}]", mode="broadcast", internal=True)
     def readings_for(self, ctx: Context, asker: str | None = None) -> None:
         """Used by `sensors`: each other Pi with sensors replies with its readings."""
         if not self.sensors or asker == self.host.name:

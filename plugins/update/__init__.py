@@ -44,7 +44,7 @@ from .canary import Canary
 from .config import check_root, check_update
 from .prepare import coordinate
 from .release import EXIT_RESTART, Releases, Watchdog, safe
-from .state import Step, load, running_label, running_release, save
+from .state import Step, load, running_label, running_release, running_version, save
 
 
 class Update(Plugin):
@@ -110,7 +110,7 @@ class Update(Plugin):
         threading.Thread(target=coordinate, name="update-coordinate", daemon=True,
                          args=(self, ctx.ts, root, ctx.user, target, bool(canary))).start()
 
-    @command("update prepare {version:word}", mode="broadcast", admin=True)
+    @command("update prepare {version:word}", mode="broadcast", admin=True, internal=True)
     def prepare(self, ctx: Context, version: str) -> None:
         """Build and check a release beside the running one (`update` posts this)."""
         started = time.monotonic()
@@ -126,7 +126,7 @@ class Update(Plugin):
                     seconds=round(time.monotonic() - started, 1))
 
     @command("update rollout {version:word} [{canary:--canary|canary}]", mode="sequential",
-             admin=True)
+             admin=True, internal=True)
     def rollout(self, ctx: Context, version: str, canary: str | None = None) -> None:
         """Switch every Pi, one at a time, to a prepared release (`update` posts this)."""
         with self.lock:
@@ -177,7 +177,7 @@ class Update(Plugin):
             self._halt(root, f"{name} could not use {target}: {why}. {name} stays on "
                              f"{running_label(self.root)}", command_ts=ts)
             return
-        step = Step(op, ts, root, target, running_label(self.root), started_at=started,
+        step = Step(op, ts, root, target, running_version(self.root), started_at=started,
                     switched_at=time.time(), canary=canary)
         save(self.root, step)
         try:

@@ -38,8 +38,14 @@ def running_release(root: Path) -> str | None:
 
 
 def running_label(root: Path) -> str:
-    """The release this process runs, for answers: `v2`, or `0.1.0 (source tree)`."""
+    """The release this process runs, for answers: `v2`, or `0.1.0 (not a release)`."""
     return running_release(root) or f"{troupe.__version__} (not a release)"
+
+
+def running_version(root: Path) -> str:
+    """What an update's summary says a Pi came from: its release (`v1`), or outside one the
+    installed version (`0.1.0`), so the summary reads `0.1.0 → v0.2.0`."""
+    return running_release(root) or troupe.__version__
 
 
 @dataclass
