@@ -75,7 +75,10 @@ def run_election(mq: Channel, ts: str, h: Holder) -> tuple[bool, int]:
             break
     winner = elect(replies, h, mq.lease)
     log.info("%s takeover of %s: winner %s, mine %s", mq.name, ts, winner, mine)
-    return winner == mine, calls
+    # Ours if we wrote it: after a lost answer the reply was re-sent, and the first copy
+    # (whose ts we never learnt) may be the one that won.
+    by = {r.get("ts"): str(r.get("text", "")).split()[1:2] for r in replies}
+    return winner is not None and by.get(winner) == [me], calls
 
 
 def take_over(mq: Channel, ts: str, idempotent: bool) -> Claim:

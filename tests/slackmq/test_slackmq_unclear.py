@@ -145,3 +145,19 @@ def test_a_refused_connection_is_not_an_unclear_answer():
     with pytest.raises(SlackMQUnavailable) as ei:
         mq.claim("1.000001")
     assert ei.value.method == "pins.add" and "gave up after" in str(ei.value)
+
+
+def test_a_takeover_whose_election_reply_lost_its_answer_still_wins(ws):
+    """The taker's election reply was posted but its answer lost; the re-sent copy is a
+    later reply. The first copy wins the round, and it is the taker's own: it takes over."""
+    holder, taker = make_mq(ws, 0, lease=1.0), make_mq(ws, 1, lease=1.0)
+    ts = ws.post("toggle election")
+    assert holder.claim(ts).won  # ... and the holder dies
+    wait_until(lambda: taker.stale(ts), 5, "the lease to pass")
+    ws.fail_method("chat.postMessage", mode="lost_answer", app=ws.apps[1]["name"])
+    claim = taker.take_over(ts, idempotent=False)
+    replies = [m for m in ws.messages(thread_ts=ts) if m["ts"] != ts]
+    assert len(replies) == 2  # the lost copy and the re-sent one
+    assert claim.won and claim.taken_over and claim.report_only, claim
+    claim.mark_interrupted()
+    assert ws.pins() == []
