@@ -88,6 +88,7 @@ class Config:
     no_taker_wait: float = 3.0
     preferred_claims: bool = False  # see troupe.guard: one claim per command, not one per Pi
     preferred_window: float | None = None  # seconds; None: the guard's default
+    spare_connection: float = 60.0  # seconds after connecting: a second Socket Mode connection
     aliases: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
@@ -293,11 +294,14 @@ def parse_config(
     window = core.get("preferred_window", (int, float),
                       "seconds, a positive number (how long each Pi in line waits)",
                       default=None, valid=positive)
+    spare = core.get("spare_connection", (int, float),
+                     "seconds, 0 or more (when the second Socket Mode connection opens)",
+                     default=60, valid=lambda v: v >= 0)
     if window is not None and core.data.get("preferred_claims") is False:
         core.problem("preferred_window", window,
                      "no preferred_window while preferred_claims = false (remove one of them)")
     core.unknown_keys(["max_command_age", "lease", "no_taker_wait", "preferred_claims",
-                       "preferred_window"])
+                       "preferred_window", "spare_connection"])
     problems += core.problems
 
     aliases = {}
@@ -329,6 +333,7 @@ def parse_config(
         no_taker_wait=float(no_taker or 3),
         preferred_claims=bool(preferred),
         preferred_window=float(window) if window is not None else None,
+        spare_connection=float(60 if spare is None else spare),
         aliases=aliases,
         raw=raw,
         path=path,

@@ -271,7 +271,7 @@ class Bot:
             plugin.start()
         self.scheduler.start()
         self.transport = Transport(self.web, self.config.slack.app_token, self.on_event,
-                                   self.catch_up)
+                                   self.catch_up, spare_after=self.config.spare_connection)
         self.transport.start()
         log.info("%s ready: #%s as %s; plugins: %s", self.name, self.channel_name, self.user_id,
                  ", ".join(p.plugin_name() for p in self.plugins))

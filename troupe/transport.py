@@ -4,6 +4,15 @@ Acknowledgement is kept apart from the work (as in Bolt): each envelope is
 acknowledged the moment it arrives, before any handler runs, so Slack never
 redelivers because a command is slow. Redeliveries that do happen (a lost ack)
 are the core's to deduplicate.
+
+Two connections. Slack refreshes a connection now and then (``disconnect`` /
+``refresh_requested``, then it closes it); the client must open another with
+``apps.connections.open``, which is Tier 1 (about one a minute): refused with a 429,
+a single connection leaves the Pi deaf until Retry-After has passed (up to a
+minute). So the Pi holds a spare: Slack spreads the app's events over its
+connections, one event to one connection, and while one is being replaced the
+other hears everything. The spare opens ``spare_after`` seconds after the first,
+so a Pi restarted twice in a minute does not spend the opens its restart needs.
 """
 
 from __future__ import annotations
@@ -46,25 +55,36 @@ class Transport:
         on_connect: Callable[[], None],
         *,
         ping_interval: float = 5.0,
+        spare_after: float | None = 60.0,
     ):
         self.web = web
         self.on_event = on_event
         self.on_connect = on_connect
+        self.spare_after = spare_after
         self._stopping = threading.Event()
-        self.client = SocketModeClient(
+        self.clients = [self._client(app_token, web, ping_interval)
+                        for _ in range(1 if spare_after is None else 2)]
+        self.client = self.clients[0]
+
+    def _client(self, app_token: str, web: WebClient, ping_interval: float) -> SocketModeClient:
+        client = SocketModeClient(
             app_token=app_token,
             web_client=web,
             auto_reconnect_enabled=True,
             ping_interval=ping_interval,
             logger=logging.getLogger("troupe.transport.socket"),
         )
-        self.client.socket_mode_request_listeners.append(self._on_request)
-        self.client.message_listeners.append(self._on_message)
+        client.socket_mode_request_listeners.append(self._on_request)
+        client.message_listeners.append(self._on_message)
+        return client
 
     def _on_message(self, client: SocketModeClient, message: dict, raw: str | None) -> None:
-        if message.get("type") == "hello":
-            log.info("socket mode connected (%s connection(s))", message.get("num_connections"))
-            threading.Thread(target=self._safe_on_connect, name="catch-up", daemon=True).start()
+        if message.get("type") != "hello":
+            return
+        log.info("socket mode connected (%s connection(s))", message.get("num_connections"))
+        if any(c is not client and c.is_connected() for c in self.clients):
+            return  # another connection heard everything meanwhile: nothing to catch up on
+        threading.Thread(target=self._safe_on_connect, name="catch-up", daemon=True).start()
 
     def _safe_on_connect(self) -> None:
         try:
@@ -89,11 +109,21 @@ class Transport:
         ))
 
     def start(self, retry_every: float = 2.0) -> None:
-        """Connect, retrying until connected or stopped (Slack may be unreachable)."""
+        """Connect, retrying until connected or stopped (Slack may be unreachable); the
+        spare connection follows ``spare_after`` seconds later, in the background."""
+        self._connect(self.clients[0], retry_every)
+        if len(self.clients) > 1:
+            threading.Thread(target=self._spare, name="spare-connection", daemon=True).start()
+
+    def _spare(self) -> None:
+        if not self._stopping.wait(self.spare_after or 0):
+            self._connect(self.clients[1], 2.0)
+
+    def _connect(self, client: SocketModeClient, retry_every: float) -> None:
         while not self._stopping.is_set():
             try:
-                self.client.wss_uri = None  # a URL is good for one connection: ask for a new one
-                self.client.connect()
+                client.wss_uri = None  # a URL is good for one connection: ask for a new one
+                client.connect()
                 return
             except Exception as e:  # noqa: BLE001 - any failure to connect is retried
                 log.warning("could not connect to Slack (%s); retrying in %.0fs",
@@ -103,11 +133,13 @@ class Transport:
 
     def stop(self) -> None:
         self._stopping.set()
-        _hurry_close(self.client)
-        try:
-            self.client.close()
-        except Exception:  # noqa: BLE001 - closing a broken connection may fail; we are leaving
-            log.debug("error while closing the socket", exc_info=True)
+        for client in self.clients:
+            _hurry_close(client)
+        for client in self.clients:
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection may fail; leaving
+                log.debug("error while closing the socket", exc_info=True)
 
 
 def _hurry_close(client: Any) -> None:

@@ -76,6 +76,11 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         "--ack-timeout", type=float, default=3.0, help="seconds before an envelope is redelivered"
     )
     parser.add_argument(
+        "--refresh-every", type=float, metavar="SECONDS",
+        help="refresh each app's oldest Socket Mode connection this often, as Slack does "
+        "now and then (disconnect: refresh_requested)",
+    )
+    parser.add_argument(
         "--full-metadata-events", action="store_true",
         help="live message events carry metadata.event_payload (Slack sends only event_type "
         "unless the app declares the type)",
@@ -106,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         ack_timeout=args.ack_timeout,
         full_metadata_events=args.full_metadata_events,
+        refresh_every=args.refresh_every,
     )
     try:
         workspace.start()

@@ -135,6 +135,7 @@ def admin_routes(
             lambda b: c.close_connections(b["app"], b.get("disconnect")),
         ),
         post("cut_off", lambda b: c.cut_off(b["app"])),
+        post("refresh", lambda b: c.refresh(b["app"])),
         post("restore", lambda b: c.restore(b["app"])),
         post("event_delay", lambda b: c.set_event_delay(b["ms"])),
         post("duplicate_events", lambda b: c.duplicate_events(b.get("enabled", True))),

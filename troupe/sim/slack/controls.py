@@ -62,6 +62,10 @@ class Controls:
             raise ValueError(f"disconnect must be None or one of {DISCONNECT_REASONS}")
         return await self.hub.close_connections(self._app_name(app), disconnect)
 
+    async def refresh(self, app: str) -> bool:
+        """Slack's refresh of the app's oldest connection (see SocketModeHub.refresh)."""
+        return await self.hub.refresh(self._app_name(app))
+
     def cut_off(self, app: str) -> None:
         self.faults.cut_off(self._app_name(app))
         self.feed("app_cut_off", {"app": app})

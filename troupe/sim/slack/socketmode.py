@@ -7,6 +7,10 @@ sent again with ``retry_attempt`` + 1 and ``retry_reason`` "timeout", up to
 ``max_retries`` times, then dropped. Envelopes that find no usable connection
 (the app is cut off or has none open) wait for one, for at most ``hold_limit``
 seconds.
+
+A refresh (``refresh``, or every ``refresh_every`` seconds) is what Slack does now
+and then: it sends one connection ``disconnect`` / ``refresh_requested``, sends it
+no more envelopes, and closes it shortly after; the app is expected to open another.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class Conn:
     ws: web.WebSocketResponse
     outbox: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     opened: float = field(default_factory=time.time)
+    draining: bool = False  # told to disconnect: no new envelopes
 
 
 @dataclass
@@ -87,18 +92,42 @@ class SocketModeHub:
         conns = list(self.conns.get(app, []))
         for conn in conns:
             if disconnect:
-                message = {
-                    "type": "disconnect",
-                    "reason": disconnect,
-                    "debug_info": {"host": "applink-sim"},
-                }
-                conn.outbox.put_nowait(json.dumps(message))
+                self._tell_disconnect(conn, disconnect)
         if disconnect and conns:
             await asyncio.sleep(self.disconnect_grace)
         for conn in conns:
             if not conn.ws.closed:
                 await conn.ws.close(code=1000 if disconnect else 1001, message=b"closed")
         return len(conns)
+
+    def _tell_disconnect(self, conn: Conn, reason: str) -> None:
+        message = {"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-sim"}}
+        conn.draining = True
+        conn.outbox.put_nowait(json.dumps(message))
+
+    async def refresh(self, app: str) -> bool:
+        """Slack's refresh of one connection: the app's oldest gets ``disconnect`` /
+        ``refresh_requested``, no more envelopes, and is closed ``disconnect_grace`` later.
+        False if the app has no connection to refresh."""
+        live = [c for c in self.conns.get(app, []) if not c.draining and not c.ws.closed]
+        if not live:
+            return False
+        conn = min(live, key=lambda c: c.opened)
+        self._tell_disconnect(conn, "refresh_requested")
+        self.feed("app_refreshed", {"app": app, "connection": conn.id})
+        await asyncio.sleep(self.disconnect_grace)
+        if not conn.ws.closed:
+            await conn.ws.close(code=1000, message=b"refresh")
+        return True
+
+    async def refresh_every(self, every: float) -> None:
+        """Refreshes each app's oldest connection every ``every`` seconds, forever."""
+        while True:
+            await asyncio.sleep(every)
+            for app in list(self.conns):
+                task = asyncio.ensure_future(self.refresh(app))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
 
     def dispatch(self, channel_id: str, event: dict[str, Any]) -> None:
         """Called by the model for every channel event: one envelope per member app."""
@@ -121,6 +150,8 @@ class SocketModeHub:
                 self._deliver(pending)
 
     async def shutdown(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
         for conns in list(self.conns.values()):
             for conn in list(conns):
                 await conn.ws.close(code=1001, message=b"server shutdown")
@@ -168,7 +199,7 @@ class SocketModeHub:
         }
 
     def _pick(self, app: str) -> Conn | None:
-        conns = [c for c in self.conns.get(app, []) if not c.ws.closed]
+        conns = [c for c in self.conns.get(app, []) if not c.ws.closed and not c.draining]
         if not conns or self.faults.is_cut(app):
             return None
         index = self._rr.get(app, 0) % len(conns)

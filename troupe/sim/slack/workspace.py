@@ -31,8 +31,12 @@ class SlackWorkspace:
         host: str = "127.0.0.1",
         ack_timeout: float = 3.0,
         full_metadata_events: bool = False,
+        refresh_every: float | None = None,
     ) -> None:
-        """``full_metadata_events``: live message events carry ``metadata.event_payload``
+        """``refresh_every``: Slack's connection refreshes, sped up: every that many
+        seconds each app's oldest connection is refreshed (``refresh``).
+
+        ``full_metadata_events``: live message events carry ``metadata.event_payload``
         too; by default they carry only ``event_type``, as Slack sends them to an app that
         did not declare the type (read the payload with include_all_metadata)."""
         self._server = SimServer(
@@ -43,6 +47,7 @@ class SlackWorkspace:
             ack_timeout=ack_timeout,
             full_metadata_events=full_metadata_events,
         )
+        self._refresh_every = refresh_every
         self._host = host
         self._port = port
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -50,6 +55,7 @@ class SlackWorkspace:
         self._runner: web.AppRunner | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self._refresher: asyncio.Future[None] | None = None
 
     # -- lifecycle -------------------------------------------------------
 
@@ -86,8 +92,13 @@ class SlackWorkspace:
         port = self._runner.addresses[0][1]
         self._server.base_url = f"http://{self._host}:{port}/"
         self._server.hub.base_ws_url = f"ws://{self._host}:{port}/"
+        if self._refresh_every:
+            self._refresher = asyncio.ensure_future(
+                self._server.hub.refresh_every(self._refresh_every))
 
     async def _shutdown(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
         await self._server.hub.shutdown()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -223,6 +234,11 @@ class SlackWorkspace:
     def close_connections(self, app: str, disconnect: str | None = None) -> int:
         """Closes the app's Socket Mode connections, after a disconnect message if given."""
         return self._call(self._server.controls.close_connections, app, disconnect)
+
+    def refresh(self, app: str) -> bool:
+        """Slack's refresh of one connection: the app's oldest is told ``disconnect`` /
+        ``refresh_requested``, gets no more events and closes a second later."""
+        return self._call(self._server.controls.refresh, app)
 
     def cut_off(self, app: str) -> None:
         """The app's calls hang, its websockets go silent and its events are held."""
