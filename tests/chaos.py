@@ -119,6 +119,7 @@ class Report:
     broadcasts_missed: list[str] = field(default_factory=list)
     reruns: list[str] = field(default_factory=list)  # broadcasts run again after a restart
     pins_left: list[str] = field(default_factory=list)  # claims still held at the end
+    stragglers: list[str] = field(default_factory=list)  # Pis not caught up 120 s after the end
     latencies: list[float] = field(default_factory=list)
     faults: collections.Counter = field(default_factory=collections.Counter)
     kinds: dict[str, Kind] = field(default_factory=dict)
@@ -153,7 +154,8 @@ class Report:
         for what, items in (("run twice", self.duplicates), ("lost", self.lost),
                             ("missed", self.broadcasts_missed),
                             ("run again after a restart", self.reruns),
-                            ("pins left", self.pins_left)):
+                            ("pins left", self.pins_left),
+                            ("not caught up by the count", self.stragglers)):
             if items:
                 lines.append(f"  {what}: {items[:20]}")
         return "\n".join(lines)
@@ -222,9 +224,13 @@ class Chaos:
         self.fed.ws.add_listener(self._saw, ["message_posted", "message_updated",
                                              "reaction_added", "reaction_removed"])
         self.posted: list[Posted] = []
-        self.down: dict[str, list[list[float]]] = collections.defaultdict(list)
+        # host -> [start, end, why] for each time it was down: "killed" (until its restart
+        # is ready) or "cut off" (until restored); a Pi can be both at once.
+        self.down: dict[str, list[list[Any]]] = collections.defaultdict(list)
+        self.events: dict[str, list[tuple[float, str]]] = collections.defaultdict(list)
         self.kills: dict[str, list[float]] = collections.defaultdict(list)
         self.report = Report(seed, commands)
+        self.started = time.time()
 
     def _saw(self, event: dict[str, Any]) -> None:
         message = event["message"]  # (this runs on the emulator's loop: keep it quick)
@@ -233,12 +239,28 @@ class Chaos:
             self.marked.setdefault((message["ts"], event["user"]), time.time())
 
     # ---- faults ------------------------------------------------------------
-    def _mark_down(self, host: str) -> None:
-        self.down[host].append([time.time(), float("inf")])
+    def _mark_down(self, host: str, why: str) -> None:
+        self.down[host].append([time.time(), float("inf"), why])
+        self.events[host].append((time.time(), why))
 
-    def _mark_up(self, host: str) -> None:
-        if self.down[host] and self.down[host][-1][1] == float("inf"):
-            self.down[host][-1][1] = time.time()
+    def _mark_up(self, host: str, why: str) -> None:
+        """Ends the open interval of this cause only: a Pi killed while cut off is still cut
+        off once its restart is ready (each cause used to close whichever came last)."""
+        for interval in reversed(self.down[host]):
+            if interval[2] == why and interval[1] == float("inf"):
+                interval[1] = time.time()
+                self.events[host].append((time.time(), {"killed": "restarted, ready",
+                                                        "cut off": "restored"}[why]))
+                return
+
+    def doing(self, host: str, at: float) -> str:
+        """What `host` was doing around `at` (a missed broadcast's post), for the report."""
+        t0 = self.started
+        spans = [f"{why} {a - t0:.1f}-{'end' if b == float('inf') else f'{b - t0:.1f}'} s"
+                 for a, b, why in self.down[host] if a <= at + 5 and b >= at - 5]
+        near = [f"{what} at {t - t0:.1f} s" for t, what in self.events[host]
+                if abs(t - at) <= 5 and what not in ("killed", "cut off")]
+        return "; ".join(spans + near) or "up, no fault within 5 s"
 
     def inject(self) -> None:
         fed, rng = self.fed, self.rng
@@ -247,17 +269,20 @@ class Chaos:
                             "5xx", "hang"])
         self.report.faults[fault] += 1
         if fault == "kill":
-            self._mark_down(host)
+            self._mark_down(host, "killed")
             fed.kill(host)
             self.kills[host].append(time.time())
             fed.start_host(host, wait=False)
             self._pending_up.append(host)
         elif fault == "close":
+            self.events[host].append((time.time(), "connections closed"))
             fed.ws.close_connections(host)
         elif fault == "disconnect":
-            fed.ws.close_connections(host, disconnect=rng.choice(["refresh_requested", "warning"]))
+            reason = rng.choice(["refresh_requested", "warning"])
+            self.events[host].append((time.time(), f"disconnect {reason}"))
+            fed.ws.close_connections(host, disconnect=reason)
         elif fault == "cut":
-            self._mark_down(host)
+            self._mark_down(host, "cut off")
             fed.ws.cut_off(host)
             self._cut.append(host)
         elif fault == "duplicate":
@@ -280,7 +305,7 @@ class Chaos:
         if host in self._pending_up or host not in self.fed.host_names:
             return
         self.report.faults["kill creator"] += 1
-        self._mark_down(host)
+        self._mark_down(host, "killed")
         self.fed.kill(host)
         self.kills[host].append(time.time())
         self.fed.start_host(host, wait=False)
@@ -291,26 +316,41 @@ class Chaos:
         while self._cut and rng.random() < 0.6:
             host = self._cut.pop(0)
             fed.ws.restore(host)
-            self._mark_up(host)
+            self._mark_up(host, "cut off")
         while self._toggles and rng.random() < 0.5:
             self._toggles.pop(0)()
         for host in list(self._pending_up):
             if " ready: " in fed.log(host, since_start=True):
                 self._pending_up.remove(host)
-                self._mark_up(host)
+                self._mark_up(host, "killed")
 
     def heal_all(self) -> None:
         for host in self._cut:
             self.fed.ws.restore(host)
-            self._mark_up(host)
+            self._mark_up(host, "cut off")
         self._cut.clear()
         for toggle in self._toggles:
             toggle()
         self._toggles.clear()
         for host in self._pending_up:
             self.fed.wait_ready(host, timeout=60)
-            self._mark_up(host)
+            self._mark_up(host, "killed")
         self._pending_up.clear()
+        # Count only once every Pi is back and caught up: connected, no envelope waiting
+        # for it, and no catch-up under way (each one it started has finished).
+        for host in self.fed.host_names:
+            try:
+                wait_for(lambda h=host: self._caught_up(h), 120, f"{host} to catch up",
+                         interval=0.2)
+            except TimeoutError:
+                self.report.stragglers.append(host)
+
+    def _caught_up(self, host: str) -> bool:
+        status = next(a for a in self.fed.ws.apps_status() if a["name"] == host)
+        log = self.fed.log(host, since_start=True)
+        return (status["connections"] > 0 and not status["cut_off"]
+                and status["pending_envelopes"] == 0
+                and log.count(" catching up on ") == log.count(" caught up"))
 
     # ---- the run -----------------------------------------------------------
     def plan(self) -> list[str]:
@@ -351,7 +391,7 @@ class Chaos:
         return Posted(kind, i, ts, time.time(), text, due)
 
     def run(self) -> Report:
-        started = time.time()
+        started = self.started = time.time()
         self._cut: list[str] = []
         self._toggles: list = []
         self._pending_up: list[str] = []
@@ -392,7 +432,7 @@ class Chaos:
             pass  # the checker reports what is missing
 
     def _was_up(self, host: str, start: float, end: float) -> bool:
-        return not any(a <= end and b >= start for a, b in self.down[host])
+        return not any(a <= end and b >= start for a, b, _ in self.down[host])
 
     def check(self) -> None:
         found = self.inspect()
@@ -464,7 +504,8 @@ class Chaos:
                     stats.twice += 1
             missed = [h for h in self.fed.host_names
                       if self._was_up(h, float(ts), now) and h not in hosts]
-            rep.broadcasts_missed += [f"{what} ({ts}) on {h}" for h in missed]
+            rep.broadcasts_missed += [f"{what} ({ts}) on {h} ({self.doing(h, float(ts))})"
+                                      for h in missed]
             return not missed
 
         for p in self.posted:

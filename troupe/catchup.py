@@ -59,9 +59,12 @@ class CatchUp:
                     break
             messages += self._pinned_elsewhere(channel_id, {m.get("ts") for m in messages})
             log.info("%s catching up on %d message(s)", self.name, len(messages))
-            for message in sorted(messages, key=lambda m: float(m.get("ts", 0))):
-                message.setdefault("channel", channel_id)
-                self.deliver(Event("message", message, source="history"))
+            try:
+                for message in sorted(messages, key=lambda m: float(m.get("ts", 0))):
+                    message.setdefault("channel", channel_id)
+                    self.deliver(Event("message", message, source="history"))
+            finally:
+                log.info("%s caught up", self.name)  # every message read was handed on
 
     def _pinned_elsewhere(self, channel_id: str, known: set[Any]) -> list[dict[str, Any]]:
         """Claimed messages the history read does not show: thread replies (scene steps,
