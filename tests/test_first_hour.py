@@ -263,3 +263,10 @@ def test_the_example_house_uses_every_bundled_plugin_and_passes_troupe_check(tmp
     proc = troupe_check(house, **env)
     assert proc.returncode == 0, proc.stderr
     assert "OK (host pi-1; plugins: core, lights, sensors, scenes, schedules, update" in proc.stdout
+
+
+def test_release_names_an_unusable_configuration_without_a_traceback(tmp_path, capsys):
+    path = tmp_path / "troupe.toml"
+    path.write_bytes('[update]\nurl = "caf\u00e9"\n'.encode("latin-1"))
+    assert main(["release", "available", "--config", str(path)]) == 2
+    assert f"cannot read {path}: 'utf-8' codec can't decode" in capsys.readouterr().err

@@ -46,7 +46,7 @@ def release_main(argv: Sequence[str] | None = None) -> int:
         try:
             with open(args.config, "rb") as f:
                 update = tomllib.load(f).get("update", {})
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             print(f"cannot read {args.config}: {exc}", file=sys.stderr)
             return 2
     needs_version = args.action in ("build", "check", "switch", "upgrade")
