@@ -19,8 +19,10 @@ EMOJI = {"white_check_mark": "✅", "x": "❌", "warning": "⚠️", "wave": "�
          "footprints": "👣", "door": "🚪", "clapper": "🎬", "bulb": "💡", "crescent_moon": "🌙",
          "sunny": "☀️", "thermometer": "🌡️", "rocket": "🚀", "heavy_check_mark": "✔️",
          "repeat": "🔁", "arrow_up": "⬆️", "tada": "🎉", "no_entry": "⛔", "zzz": "💤",
-         "pushpin": "📌", "new": "🆕", "stopwatch": "⏱️", "electric_plug": "🔌"}
-MARKER_MEANING = {"white_check_mark": "done", "x": "failed", "warning": "interrupted"}
+         "pushpin": "📌", "new": "🆕", "stopwatch": "⏱️", "electric_plug": "🔌",
+         "grey_question": "❔"}
+MARKER_MEANING = {"white_check_mark": "done", "x": "failed", "warning": "interrupted",
+                  "grey_question": "declined"}
 COMMAND_EVENT = "troupe_command"
 REPLY_EVENT = "troupe_reply"
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
