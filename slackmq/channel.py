@@ -118,6 +118,7 @@ class Channel:
         self._lock = threading.Lock()
         self._active: set[str] = set()
         self._finished: OrderedDict[str, str] = OrderedDict()
+        self._voted: OrderedDict[tuple[str, str], bool] = OrderedDict()  # takeover rounds
         self._user_id: str | None = None
 
     # -- plumbing -----------------------------------------------------------

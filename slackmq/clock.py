@@ -62,6 +62,11 @@ class SlackClock:
         """The time now on Slack's clock (the local clock until Slack has answered once)."""
         return self.local() + (self.offset() or 0.0)
 
+    def surely_past(self, slack_t: float) -> bool:
+        """Whether the Slack time ``slack_t`` has surely passed (by the lower bound)."""
+        at_least = self.earliest(self.local())
+        return at_least is not None and at_least >= slack_t
+
     def earliest(self, local_t: float) -> float | None:
         """The earliest Slack time the local moment ``local_t`` can have been, or None."""
         b = self.bounds()

@@ -52,17 +52,47 @@ def sweep(mq: Channel) -> list[str]:
 
 
 def run_election(mq: Channel, ts: str, h: Holder) -> tuple[bool, int]:
-    """Post a takeover reply; True if it is the winning one. See docs/slackmq.md."""
+    """Post a takeover reply; True if it is the winning one. See docs/slackmq.md.
+
+    One reply per round: a worker that already posted about ``h`` reads the thread
+    first, and posts again only when no reply won yet or the winner's round is over
+    (a lease after it, on Slack's clock: that winner may have died too).
+    """
     me = mq.user_id
-    data, _, calls = mq._api(
+    about = (ts, _about(h))
+    calls = 0
+    if about in mq._voted:
+        replies, calls = _replies(mq, ts)
+        winner = elect(replies, h, mq.lease)
+        if winner is not None and (
+            _by(replies, winner) == me or not mq.clock.surely_past(float(winner) + mq.lease)
+        ):
+            log.info("%s takeover of %s: round already decided (winner %s)", mq.name, ts, winner)
+            return _by(replies, winner) == me, calls
+    data, _, n = mq._api(
         "chat.postMessage",
         channel=mq.channel,
         thread_ts=ts,
         text=_takeover_text(me, h),
     )
+    calls += n
+    mq._voted[about] = True
+    while len(mq._voted) > 4096:
+        mq._voted.popitem(last=False)
     mine = str(data.get("ts") or (data.get("message") or {}).get("ts"))
+    replies, n = _replies(mq, ts)
+    calls += n
+    winner = elect(replies, h, mq.lease)
+    log.info("%s takeover of %s: winner %s, mine %s", mq.name, ts, winner, mine)
+    # Ours if we wrote it: after a lost answer the reply was re-sent, and the first copy
+    # (whose ts we never learnt) may be the one that won.
+    return winner is not None and _by(replies, winner) == me, calls
+
+
+def _replies(mq: Channel, ts: str) -> tuple[list[dict[str, Any]], int]:
+    """The thread of ``ts`` (every page)."""
     replies: list[dict[str, Any]] = []
-    cursor = None
+    cursor, calls = None, 0
     while True:
         params: dict[str, Any] = {"channel": mq.channel, "ts": ts, "limit": 200}
         if cursor:
@@ -72,13 +102,16 @@ def run_election(mq: Channel, ts: str, h: Holder) -> tuple[bool, int]:
         replies.extend(page.get("messages") or [])
         cursor = (page.get("response_metadata") or {}).get("next_cursor")
         if not cursor:
-            break
-    winner = elect(replies, h, mq.lease)
-    log.info("%s takeover of %s: winner %s, mine %s", mq.name, ts, winner, mine)
-    # Ours if we wrote it: after a lost answer the reply was re-sent, and the first copy
-    # (whose ts we never learnt) may be the one that won.
-    by = {r.get("ts"): str(r.get("text", "")).split()[1:2] for r in replies}
-    return winner is not None and by.get(winner) == [me], calls
+            return replies, calls
+
+
+def _by(replies: list[dict[str, Any]], reply_ts: str) -> str | None:
+    """Who wrote the takeover reply ``reply_ts`` (its second word)."""
+    for r in replies:
+        if r.get("ts") == reply_ts:
+            words = str(r.get("text", "")).split()
+            return words[1] if len(words) > 1 else None
+    return None
 
 
 def take_over(mq: Channel, ts: str, idempotent: bool) -> Claim:

@@ -539,8 +539,10 @@ class Guard:
         if claim.status == "lost":
             holder = claim.holder
             if holder is not None:  # still held (alive, or another taker won): watch again
+                # Already stale: another taker won this round (slackmq posts one reply a
+                # round); a next round starts a lease after its reply, if it dies too.
                 due = self._stale_at(job, holder.since)
-                self._arm(job, "takeover", max(due, time.time() + 1.0))
+                self._arm(job, "takeover", due if due > time.time() else self._stale_at(job))
             return
         if claim.status == "done":
             return

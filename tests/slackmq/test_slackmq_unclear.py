@@ -161,3 +161,30 @@ def test_a_takeover_whose_election_reply_lost_its_answer_still_wins(ws):
     assert claim.won and claim.taken_over and claim.report_only, claim
     claim.mark_interrupted()
     assert ws.pins() == []
+
+
+def test_a_losing_taker_posts_one_reply_a_round(ws):
+    """Case 9: while the round's winner works (alive), a taker that lost and looks again
+    reads the thread instead of posting again; once the winner's round is over (a lease
+    after its reply, on Slack's clock) it may post in the next round, and wins it."""
+    holder = make_mq(ws, 0, lease=1.0)
+    a, b = make_mq(ws, 1, lease=1.0), make_mq(ws, 2, lease=1.0)
+    ts = ws.post("dim lights")
+    assert holder.claim(ts).won  # ... and the holder stops answering
+    wait_until(lambda: a.stale(ts), 5, "the lease to pass")
+    won = a.take_over(ts, idempotent=True)
+    assert won.won  # a re-runs it (and is slow about it)
+
+    def replies_by(mq):
+        return [m for m in ws.messages(thread_ts=ts)
+                if m["ts"] != ts and m.get("user") == mq.user_id]
+
+    for _ in range(3):
+        assert b.take_over(ts, idempotent=True).status == "lost"
+    assert len(replies_by(b)) == 1
+    first = float(replies_by(a)[0]["ts"])
+    wait_until(lambda: b.clock.surely_past(first + 1.0), 5, "a's round to end")
+    again = b.take_over(ts, idempotent=True)  # a died too: round 2
+    assert again.won, again
+    assert len(replies_by(b)) == 2
+    again.done()
