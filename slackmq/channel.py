@@ -16,7 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_sdk import WebClient
@@ -38,11 +38,13 @@ class Holder:
     user_id: str
     since: float
     ts: str
+    now: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 
     @property
     def age(self) -> float:
-        """Seconds since the pin, by the local clock (conservative: ``created`` is whole s)."""
-        return time.time() - self.since - PIN_CLOCK_GRAIN
+        """Seconds since the pin, on Slack's clock as the reader knows it (``now``; the
+        local clock for a Holder made by hand), conservative: ``created`` is whole s."""
+        return self.now() - self.since - PIN_CLOCK_GRAIN
 
 
 PinTest = Callable[[Holder], bool]  # "is this pin the one I hold?"
@@ -248,10 +250,9 @@ class Channel:
     def _by_me(self, h: Holder) -> bool:
         return h.user_id == self.user_id
 
-    @staticmethod
-    def _age(ts: str) -> float:
-        """Seconds since the message was posted (its ts is Slack's clock; ours reads it)."""
-        return time.time() - float(ts)
+    def _age(self, ts: str) -> float:
+        """Seconds since the message was posted, on Slack's clock (learnt from its answers)."""
+        return self.clock.now() - float(ts)
 
     def _fast(self, ts: str) -> bool:
         """Retain mode: a message this young cannot have been unpinned after it ran."""
@@ -282,6 +283,11 @@ class Channel:
             msg = item.get("message") or {}
             if item.get("type", "message") != "message" or "ts" not in msg:
                 continue
-            h = Holder(str(item.get("created_by", "")), float(item.get("created", 0)), msg["ts"])
+            h = Holder(
+                str(item.get("created_by", "")),
+                float(item.get("created", 0)),
+                msg["ts"],
+                self.clock.now,
+            )
             out.append((h, list(msg.get("reactions") or [])))
         return out

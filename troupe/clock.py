@@ -3,8 +3,10 @@
 A command's age is measured on Slack's clock (slackmq learns it from the Date
 header of Slack's answers, `SlackMQ.clock`), never on the Pi's own: a Pi without
 a real-time clock may boot with its clock minutes off until NTP catches up.
-`TROUPE_CLOCK_SKEW` (seconds, tests only) shifts this Pi's wall clock as seen by
-Troupe and its lock, to reproduce such a Pi.
+`TROUPE_CLOCK_SKEW` (seconds, tests only) shifts this process's wall clock
+(`time.time`, for all its code: Troupe, slackmq, slack_sdk) to reproduce such a
+Pi. (libfaketime would be the real tool, but 0.9.10 makes `time.sleep` fail in
+Python 3.11.)
 """
 
 from __future__ import annotations
@@ -29,11 +31,14 @@ def _skew() -> float:
 
 
 _SHIFT = _skew()
+if _SHIFT:  # tests only: this whole process's wall clock runs _SHIFT seconds off
+    _real_time = time.time
+    time.time = lambda: _real_time() + _SHIFT
 
 
 def local_now() -> float:
     """This Pi's wall clock (shifted by TROUPE_CLOCK_SKEW in tests)."""
-    return time.time() + _SHIFT
+    return time.time()
 
 
 def describe_offset(offset: float | None) -> str | None:
