@@ -120,6 +120,7 @@ class Report:
     reruns: list[str] = field(default_factory=list)  # broadcasts run again after a restart
     pins_left: list[str] = field(default_factory=list)  # claims still held at the end
     stragglers: list[str] = field(default_factory=list)  # Pis not caught up 120 s after the end
+    missed_while_down: list[str] = field(default_factory=list)  # by Pis down after the post
     latencies: list[float] = field(default_factory=list)
     faults: collections.Counter = field(default_factory=collections.Counter)
     kinds: dict[str, Kind] = field(default_factory=dict)
@@ -143,7 +144,8 @@ class Report:
             f"  run twice: {len(self.duplicates)}   lost: {len(self.lost)}   "
             f"broadcasts missed: {len(self.broadcasts_missed)}   "
             f"reported interrupted: {self.interrupted}   "
-            f"broadcasts run again by a Pi restarted after running them: {len(self.reruns)}",
+            f"broadcasts run again by a Pi restarted after running them: {len(self.reruns)}   "
+            f"broadcasts never run by a Pi down after their post: {len(self.missed_while_down)}",
             *(f"  {k.line(name)}" for name, k in self.kinds.items()),
         ]
         if self.latencies:
@@ -155,7 +157,8 @@ class Report:
                             ("missed", self.broadcasts_missed),
                             ("run again after a restart", self.reruns),
                             ("pins left", self.pins_left),
-                            ("not caught up by the count", self.stragglers)):
+                            ("not caught up by the count", self.stragglers),
+                            ("never run by a Pi down after the post", self.missed_while_down)):
             if items:
                 lines.append(f"  {what}: {items[:20]}")
         return "\n".join(lines)
@@ -440,7 +443,7 @@ class Chaos:
         rep.duplicates, rep.lost = found.duplicates, found.lost
         rep.broadcasts_missed, rep.kinds = found.broadcasts_missed, found.kinds
         rep.interrupted, rep.latencies = found.interrupted, found.latencies
-        rep.reruns = found.reruns
+        rep.reruns, rep.missed_while_down = found.reruns, found.missed_while_down
         rep.pins_left = [f"{(p.get('message') or {}).get('ts')} by {p.get('created_by')} "
                          f"at {p.get('created')}: {self._takeover_bids(p)}"
                          for p in self.fed.ws.pins()]
@@ -506,6 +509,11 @@ class Chaos:
                       if self._was_up(h, float(ts), now) and h not in hosts]
             rep.broadcasts_missed += [f"{what} ({ts}) on {h} ({self.doing(h, float(ts))})"
                                       for h in missed]
+            # Not a failure (the Pi was down after the post), but worth knowing: broadcasts
+            # a Pi down meanwhile never ran once back and caught up.
+            rep.missed_while_down += [f"{what} ({ts}) on {h} ({self.doing(h, float(ts))})"
+                                      for h in self.fed.host_names
+                                      if h not in hosts and h not in missed]
             return not missed
 
         for p in self.posted:
@@ -660,6 +668,7 @@ def main(argv: list[str] | None = None) -> int:
             "run_twice": len(report.duplicates), "lost": len(report.lost),
             "broadcasts_missed": len(report.broadcasts_missed),
             "broadcasts_run_again_after_restart": len(report.reruns),
+            "broadcasts_never_run_by_a_pi_down_after_the_post": len(report.missed_while_down),
             "interrupted": report.interrupted, "faults": dict(report.faults),
             "kinds": {name: vars(k) for name, k in report.kinds.items()},
             "p50": report.percentile(50), "p95": report.percentile(95),

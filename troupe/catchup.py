@@ -29,10 +29,12 @@ CATCH_UP_MARGIN = 120.0  # on reconnect, look this far before the last message s
 class CatchUp:
     """Reads what a Pi missed and hands each message to ``deliver`` as a history event."""
 
-    def __init__(self, web: WebClient, name: str, deliver: Callable[[Event], None]):
+    def __init__(self, web: WebClient, name: str, deliver: Callable[[Event], None],
+                 max_age: float = 300.0):
         self.web = web
         self.name = name
         self.deliver = deliver
+        self.max_age = max_age  # older commands are not run: their threads need no reading
         self._lock = threading.Lock()
 
     def run(self, channel_id: str, last_seen: Callable[[], str | None]) -> None:
@@ -57,6 +59,7 @@ class CatchUp:
                 cursor = (page.get("response_metadata") or {}).get("next_cursor")
                 if not page.get("has_more") or not cursor:
                     break
+            messages += self._threads(channel_id, messages, max(since, time.time() - self.max_age))
             messages += self._pinned_elsewhere(channel_id, {m.get("ts") for m in messages})
             log.info("%s catching up on %d message(s)", self.name, len(messages))
             try:
@@ -65,6 +68,32 @@ class CatchUp:
                     self.deliver(Event("message", message, source="history"))
             finally:
                 log.info("%s caught up", self.name)  # every message read was handed on
+
+    def _threads(self, channel_id: str, top: list[dict[str, Any]],
+                 since: float) -> list[dict[str, Any]]:
+        """Replies posted since `since` in the threads of `top`: broadcast steps of a scene
+        or schedule (no pin marks them, so `_pinned_elsewhere` cannot find them) and commands
+        typed in a thread. A Pi killed after acknowledging one but before running it would
+        otherwise never run it (found by tests/chaos.py). One conversations.replies a thread
+        with a reply since `since`."""
+        found: list[dict[str, Any]] = []
+        for parent in top:
+            if not parent.get("reply_count") or float(parent.get("latest_reply") or 0) < since:
+                continue
+            cursor = None
+            try:
+                while True:
+                    page = self.web.conversations_replies(
+                        channel=channel_id, ts=parent["ts"], oldest=f"{since:.6f}", limit=200,
+                        cursor=cursor, include_all_metadata=True)
+                    found += [m for m in page.get("messages", []) if m.get("ts") != parent["ts"]]
+                    cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                    if not page.get("has_more") or not cursor:
+                        break
+            except Exception as e:  # noqa: BLE001 - the other threads still count
+                log.warning("%s could not read thread %s while catching up: %s", self.name,
+                            parent.get("ts"), why(e))
+        return found
 
     def _pinned_elsewhere(self, channel_id: str, known: set[Any]) -> list[dict[str, Any]]:
         """Claimed messages the history read does not show: thread replies (scene steps,

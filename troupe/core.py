@@ -120,7 +120,8 @@ class Bot:
         self.exit_code = 0
         self._stopped = threading.Event()
         self._wake_main: socket.socket | None = None  # run()'s main thread sleeps on it
-        self.catching_up = CatchUp(self.web, self.name, self.on_event)
+        self.catching_up = CatchUp(self.web, self.name, self.on_event,
+                                   max_age=self.config.max_command_age)
 
     # ---- Host: what plugins may use --------------------------------------
     def remember(self, **settings: Any) -> str | None:
