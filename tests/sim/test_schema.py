@@ -24,9 +24,14 @@ SPEC = json.loads((Path(__file__).parent / "specs" / "slack_web_openapi_v2.json"
 
 # Fields today's Slack sends that the 2020 description forbids ("*" = every list item).
 TODAYS_FIELDS: dict[str, list[tuple[str, str]]] = {
-    "chat.postMessage": [("message.app_id", "bot messages carry app_id since 2020")],
+    "chat.postMessage": [("message.app_id", "bot messages carry app_id since 2020"),
+                         ("message.metadata", "message metadata came in 2022")],
+    "chat.update": [("message.app_id", "bot messages carry app_id since 2020"),
+                    ("message.metadata", "message metadata came in 2022")],
     "conversations.history": [
         ("messages.*.app_id", "bot messages carry app_id since 2020"),
+        ("messages.*.metadata", "message metadata came in 2022"),
+        ("messages.*.edited", "Slack marks edited messages; the description's object omits it"),
         ("response_metadata", "cursor pagination on history came after the description"),
     ],
     "conversations.replies": [
@@ -246,3 +251,18 @@ def test_paginated_history_and_bot_messages_match_schema(ws, client, seeded):
     check("conversations.history", first)
     bots = [m for m in first["messages"] if "bot_id" in m]
     assert bots and bots[0]["app_id"] == ws.app("pi-1")["app_id"]
+
+
+def test_messages_with_metadata_match_schema(ws, client):
+    """chat.postMessage and chat.update answer with the message's metadata (issue 17)."""
+    meta = {"event_type": "troupe_reply", "event_payload": {"command_ts": "1.2"}}
+    posted = call(client, "chat.postMessage", channel=ws.channel_id, text="a", metadata=meta)
+    assert posted["message"]["metadata"] == meta
+    check("chat.postMessage", posted)
+    updated = call(client, "chat.update", channel=ws.channel_id, ts=posted["ts"], text="b",
+                   metadata={**meta, "event_payload": {"command_ts": "3.4"}})
+    assert updated["message"]["metadata"]["event_payload"] == {"command_ts": "3.4"}
+    check("chat.update", updated)
+    history = call(client, "conversations.history", channel=ws.channel_id,
+                   include_all_metadata=True)
+    check("conversations.history", history)
