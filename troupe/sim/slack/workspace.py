@@ -212,8 +212,8 @@ class SlackWorkspace:
           message after.
 
         The other types are ``ephemeral`` and the apps' ``app_connected``,
-        ``app_disconnected`` (with ``app``, ``connections``), ``app_cut_off``
-        and ``app_restored``. Pass ``types`` (e.g. ``CHANNEL_EVENTS``) to get
+        ``app_disconnected`` (with ``app``, ``connections``), ``app_refreshed``
+        (with ``app``, ``connection``), ``app_cut_off`` and ``app_restored``. Pass ``types`` (e.g. ``CHANNEL_EVENTS``) to get
         only those. May be called before ``start()``.
 
         ``fn`` runs on the emulator's loop, synchronously, as the change is
