@@ -17,6 +17,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
+from troupe.authors import COMMAND_EVENT
 from troupe.slack_web import why
 from troupe.transport import Event
 
@@ -61,6 +62,10 @@ class CatchUp:
                     break
             messages += self._threads(channel_id, messages, max(since, time.time() - self.max_age))
             messages += self._pinned_elsewhere(channel_id, {m.get("ts") for m in messages})
+            # Bots' answers are never commands: handing them on would only crowd the core's
+            # memory of messages seen (a long catch-up evicted a broadcast run a moment
+            # before, and its stale copy from history ran again: chaos seed 1 at 2,000).
+            messages = [m for m in messages if not _answer(m)]
             log.info("%s catching up on %d message(s)", self.name, len(messages))
             try:
                 for message in sorted(messages, key=lambda m: float(m.get("ts", 0))):
@@ -120,3 +125,9 @@ class CatchUp:
                 continue
             full.update({m.get("ts"): m for m in page.get("messages", [])})
         return [full.get(m.get("ts"), m) for m in pinned]
+
+
+def _answer(message: dict[str, Any]) -> bool:
+    """A bot's message that is not a federation command (an answer, a report)."""
+    metadata = message.get("metadata") or {}
+    return bool(message.get("bot_id")) and metadata.get("event_type") != COMMAND_EVENT
