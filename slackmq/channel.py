@@ -121,6 +121,7 @@ class Channel:
         self._active: set[str] = set()
         self._finished: OrderedDict[str, str] = OrderedDict()
         self._voted: OrderedDict[tuple[str, str], bool] = OrderedDict()  # takeover rounds
+        self._unchecked: dict[str, OwnPin] = {}  # our pins whose markers we could not read
         self._user_id: str | None = None
 
     # -- plumbing -----------------------------------------------------------

@@ -164,9 +164,24 @@ def claim_message(mq: Channel, ts: str) -> Claim:
             return Claim(mq, ts, "done", outcome=mq._finished[ts])
         if ts in mq._active:  # another thread of this worker holds it
             return Claim(mq, ts, "lost")
-    ours, calls, seen, own = mq._pin(ts)
-    if not ours:
-        return Claim(mq, ts, "lost", holder=seen, calls=calls)
+        unchecked = mq._unchecked.pop(ts, None)
+    calls = 0
+    if unchecked is not None:
+        # Our pin from an earlier try whose markers we could not read: go on from there
+        # while it is ours and younger than the lease (after that a taker may act on it).
+        h = mq.holder(ts)
+        calls += 1
+        if h is not None and unchecked(h):
+            if h.age >= mq.lease:
+                return Claim(mq, ts, "lost", holder=h, calls=calls)
+            own = unchecked
+        else:
+            unchecked = None
+    if unchecked is None:
+        ours, n, seen, own = mq._pin(ts)
+        calls += n
+        if not ours:
+            return Claim(mq, ts, "lost", holder=seen, calls=calls)
     with mq._lock:
         mq._active.add(ts)
     if mq._fast(ts):
@@ -176,9 +191,12 @@ def claim_message(mq: Channel, ts: str) -> Claim:
     try:
         reactions, n = mq._reactions(ts)
     except BaseException:
-        # We hold the pin but cannot tell whether the work ran. Leave the pin:
-        # it is freed by a takeover after the lease (or by our own restart).
+        # We hold the pin but cannot tell whether the work ran. Leave the pin: a
+        # later claim here goes on from it (within the lease); after the lease a
+        # takeover frees it.
         mq._forget(ts, None)
+        with mq._lock:
+            mq._unchecked[ts] = own
         raise
     calls += n
     outcome = mq.markers.outcome_of(reactions)

@@ -71,6 +71,12 @@ class SlackMQ(Channel):
         with claim:
             yield claim
 
+    def resumable(self, ts: str) -> bool:
+        """Whether this worker pinned ``ts`` but could not read its markers (an outage):
+        ``claim(ts)`` then goes on from that pin, within the lease, without ``pins.add``."""
+        with self._lock:
+            return ts in self._unchecked
+
     # -- leases -------------------------------------------------------------
 
     def stale(self, ts: str) -> Holder | None:

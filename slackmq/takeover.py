@@ -116,6 +116,10 @@ def _by(replies: list[dict[str, Any]], reply_ts: str) -> str | None:
 
 def take_over(mq: Channel, ts: str, idempotent: bool) -> Claim:
     """``SlackMQ.take_over`` (see there): take ``ts`` over if its holder is gone."""
+    with mq._lock:
+        ours = ts in mq._unchecked
+    if ours:  # our own claim, interrupted by an outage: the claim goes on from it
+        return claim_message(mq, ts)
     h = mq.holder(ts)
     calls = 1
     if h is None:

@@ -486,9 +486,11 @@ class Guard:
         elif watch.kind in ("retry", "no_taker"):
             with self._lock:
                 seen = self._pins_seen.get(job.ts) if self.window else None
-            if seen == "added" and watch.kind == "retry":  # claimed meanwhile: watch that
-                self._arm(job, "takeover", self._stale_at(job))
-            elif seen is None:  # removed: it ran and was released
+            # This Pi's own pin, whose markers an outage kept it from reading: claim again.
+            resume = watch.kind == "retry" and self._mq(job).resumable(job.ts)
+            if seen == "added" and watch.kind == "retry" and not resume:
+                self._arm(job, "takeover", self._stale_at(job))  # claimed meanwhile: watch it
+            elif seen is None or resume:  # removed: it ran and was released
                 self._claim(job)
         elif watch.kind == "turn":
             if not watch.freed:  # the lease ran out with the turn still held

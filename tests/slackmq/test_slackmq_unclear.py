@@ -23,7 +23,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slackmq_helpers import make_mq, wait_until
 
-from slackmq import SlackMQ, SlackMQUnavailable
+from slackmq import SlackMQ, SlackMQError, SlackMQUnavailable
 
 
 def n_calls(ws, i, method):
@@ -188,3 +188,23 @@ def test_a_losing_taker_posts_one_reply_a_round(ws):
     assert again.won, again
     assert len(replies_by(b)) == 2
     again.done()
+
+
+@pytest.mark.parametrize("again", ["claim", "take_over"])
+def test_an_outage_right_after_pinning_does_not_turn_the_claim_into_a_takeover(ws, again):
+    """Case 8: pins.add worked, then reactions.get failed past the deadline. The pin is
+    this process's own: trying again (a claim, or the takeover a watch would try) goes on
+    from it and runs the command, instead of losing to it and reporting it interrupted."""
+    a, b = make_mq(ws, 0, deadline=0.5, call_timeout=1), make_mq(ws, 1)
+    ts = ws.post("toggle outage")
+    ws.fail_method("reactions.get", mode="hang", app=ws.apps[0]["name"])
+    with pytest.raises(SlackMQError):
+        a.claim(ts)
+    assert [p["created_by"] for p in ws.pins()] == [a.user_id]  # the pin stays
+    assert b.claim(ts).status == "lost"
+    claim = a.claim(ts) if again == "claim" else a.take_over(ts, idempotent=False)
+    assert claim.won and not claim.taken_over and not claim.report_only, claim
+    assert n_calls(ws, 0, "pins.add") == 1
+    assert [m for m in ws.messages(thread_ts=ts) if m["ts"] != ts] == []  # no election
+    claim.done()
+    assert ws.pins() == [] and [r["name"] for r in ws.reactions(ts)] == ["white_check_mark"]
