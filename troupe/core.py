@@ -17,7 +17,6 @@ import socket
 import threading
 import time
 import traceback
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from troupe.guard import DECLINED, PREFERRED_WINDOW, Guard, Job, make_lock, pref
 from troupe.help import unknown_answer
 from troupe.patterns import Match, best_match
 from troupe.plugin import Context, Plugin, RestartRequested
+from troupe.seen import SeenMessages
 from troupe.slack_web import TRANSIENT_ERRORS, StartupError, explain, make_web_client, why
 from troupe.state import HostState
 from troupe.text import command_text, escape, excerpt, fit, unescape
@@ -49,24 +49,6 @@ GATHER_POLL = 0.25  # seconds between looks at a thread while gathering answers
 IGNORED_SUBTYPES = {"message_changed", "message_deleted", "channel_join", "channel_leave",
                     "channel_topic", "channel_purpose", "channel_name", "bot_add", "bot_remove",
                     "pinned_item", "unpinned_item", "ephemeral", "message_replied"}
-
-
-class SeenMessages:
-    """Remembers recent message timestamps so a duplicated delivery runs once."""
-
-    def __init__(self, size: int = 5000):
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def first_time(self, key: str) -> bool:
-        with self._lock:
-            if key in self._seen:
-                return False
-            self._seen[key] = None
-            if len(self._seen) > self._size:
-                self._seen.popitem(last=False)
-            return True
 
 
 @dataclass
@@ -132,17 +114,18 @@ class Bot:
             setattr(self, key, value)
         return problem
 
-    def say(self, text: str, *, thread_ts: str | None = None,
-            reply_to: str | None = None) -> str | None:
+    def say(self, text: str, *, thread_ts: str | None = None, reply_to: str | None = None,
+            extra: dict[str, Any] | None = None) -> str | None:
         """Post an answer; text is escaped so nothing in it can ping or link.
 
         An answer to a command carries metadata naming the command's ts and this
-        Pi, so anyone (a test, the demo page) can tell what it answers.
+        Pi, so anyone (a test, the demo page) can tell what it answers; `extra` joins
+        it (a scene keeps its progress there).
         """
         metadata = None
         if reply_to:
-            metadata = {"event_type": REPLY_EVENT,
-                        "event_payload": {"command_ts": reply_to, "host": self.name}}
+            metadata = {"event_type": REPLY_EVENT, "event_payload": {
+                "command_ts": reply_to, "host": self.name, **(extra or {})}}
         response = self.web.chat_postMessage(channel=self.channel_id, text=escape(fit(text)),
                                              thread_ts=thread_ts, metadata=metadata)
         return response.get("ts")
@@ -167,9 +150,19 @@ class Bot:
         )
         return response.get("scheduled_message_id")
 
-    def edit(self, ts: str, text: str) -> None:
-        """Replace the text of one of this Pi's own messages (escaped, like say)."""
-        self.web.chat_update(channel=self.channel_id, ts=ts, text=escape(fit(text)))
+    def edit(self, ts: str, text: str, *, reply_to: str | None = None,
+             extra: dict[str, Any] | None = None) -> None:
+        """Replace the text of one of this Pi's own messages (escaped, like say); with
+        `reply_to`, its metadata too, as say writes it."""
+        text = escape(fit(text))
+        metadata = {"event_type": REPLY_EVENT, "event_payload": {
+            "command_ts": reply_to, "host": self.name, **(extra or {})}} if reply_to else None
+        self.web.chat_update(channel=self.channel_id, ts=ts, text=text, metadata=metadata)
+
+    def thread(self, ts: str) -> list[dict[str, Any]]:
+        """The messages of the thread `ts` (first 200), with their metadata."""
+        return self.web.conversations_replies(channel=self.channel_id, ts=ts, limit=200,
+                                              include_all_metadata=True).get("messages", [])
 
     def gather(self, command_text: str, hosts: set[str], *, thread_ts: str,
                on_behalf_of: str | None = None, wait: float = 5.0,

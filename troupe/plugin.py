@@ -49,13 +49,16 @@ class Host(Protocol):
     scheduler: BaseScheduler
     version: str
 
-    def say(self, text: str, *, thread_ts: str | None = None,
-            reply_to: str | None = None) -> str | None: ...
+    def say(self, text: str, *, thread_ts: str | None = None, reply_to: str | None = None,
+            extra: dict[str, Any] | None = None) -> str | None: ...
 
     def post_command(self, text: str, *, on_behalf_of: str | None = None,
                      thread_ts: str | None = None) -> str | None: ...
 
-    def edit(self, ts: str, text: str) -> None: ...
+    def edit(self, ts: str, text: str, *, reply_to: str | None = None,
+             extra: dict[str, Any] | None = None) -> None: ...
+
+    def thread(self, ts: str) -> list[dict[str, Any]]: ...
 
     def gather(self, command_text: str, hosts: set[str], *, thread_ts: str,
                on_behalf_of: str | None = None, wait: float = 5.0,
@@ -128,6 +131,7 @@ class Context:
     replies: list[str] = field(default_factory=list)
     debug: bool = False
     answer_lost: bool = False  # an answer could not be posted (Slack refused it to the end)
+    failed: bool = False  # the handler answered with a failure it handled (a scene names it)
 
     @property
     def host_name(self) -> str:
@@ -145,19 +149,22 @@ class Context:
     def devices(self) -> dict[str, Any]:
         return self.host.devices
 
-    def reply(self, text: str, *, thread: bool = False) -> str | None:
+    def reply(self, text: str, *, thread: bool = False,
+              extra: dict[str, Any] | None = None) -> str | None:
         """Answer in the channel, or in the command's thread with thread=True.
 
         Text is escaped (`&`, `<`, `>`) so echoed user input cannot ping
         anyone; with debug on, the answer names this Pi. An answer Slack refuses even
         after the retries is logged, not raised (`answer_lost`): the work stays done.
+        `extra`: more fields for the answer's metadata (a scene's progress).
         """
         if self.debug:
             text = f"{text}  _({self.host.name})_"
         self.replies.append(text)
         thread_ts = (self.thread_ts or self.ts) if thread else self.thread_ts
         try:
-            return self.host.say(text, thread_ts=thread_ts, reply_to=self.ts)
+            more = {"extra": extra} if extra else {}
+            return self.host.say(text, thread_ts=thread_ts, reply_to=self.ts, **more)
         except Exception as e:  # noqa: BLE001 - the work is done; only its answer is lost
             # Done is done: the command is marked done (not failed, or the person would type
             # it again and a toggle would run twice); the log keeps what the answer said.

@@ -47,15 +47,18 @@ def _with_light(handler: Callable[..., None]) -> Callable[..., None]:
         found = self.lights.get(light.casefold())
         if found is None:
             known = ", ".join(x.name for x in self.lights.values()) or "none are configured"
+            ctx.failed = True
             ctx.reply(f"I don't know a light called {light!r}. The lights are: {known}.")
             return
         try:
             handler(self, ctx, found, **args)
         except LightError as e:
+            ctx.failed = True
             ctx.reply(f"Sorry, {e}.")
         except (OSError, GPIOZeroError) as e:
             if found.gpio is None:
                 raise
+            ctx.failed = True
             ctx.reply(f"Sorry, the {found.name} light's GPIO {found.gpio} on {self.host.name} "
                       f"failed: {escape(str(e) or type(e).__name__)}.")
 
@@ -115,6 +118,17 @@ class Lights(Plugin):
         claim in their agreed order, one pin per command."""
         light = self.lights.get(str(args.get("light", "")).casefold())
         return light is None or light.host is None
+
+    def home_of(self, spec: CommandSpec, args: dict[str, Any]) -> str | None:
+        """The Pi a command must run on (a GPIO light's), or None: any Pi. A scene sends a
+        Pi's steps to it in one message."""
+        light = self.lights.get(str(args.get("light", "")).casefold())
+        return light.host if light is not None else None
+
+    def device_of(self, spec: CommandSpec, args: dict[str, Any]) -> str | None:
+        """The light a command acts on: a scene switches different lights together."""
+        light = self.lights.get(str(args.get("light", "")).casefold())
+        return f"light {light.key}" if light is not None else None
 
     def unavailable_reason(self, spec: CommandSpec, args: dict[str, Any]) -> str:
         light = self.lights.get(str(args.get("light", "")).casefold())

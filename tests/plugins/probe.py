@@ -48,6 +48,11 @@ class Probe(Plugin):
         self._record(f"finish {n}")
         ctx.reply(f"held {n}")
 
+    @command("wait {n:int}", idempotent=True)
+    def wait(self, ctx, n: int) -> None:
+        """`hold`, but idempotent: a takeover may run it again."""
+        self.hold(ctx, n)
+
     @command("only {host:word} {n:int}", runs_on=lambda self, args: args["host"] == self.host.name)
     def only(self, ctx, host: str, n: int) -> None:
         """Runs only on the named Pi."""

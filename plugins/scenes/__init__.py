@@ -9,13 +9,14 @@ Configuration::
     [aliases]
     goodnight = "scene goodnight"                   # aliases are a core feature
 
-How a scene runs: `scene <name>` is an exclusive command, so one Pi runs it.
-That Pi answers in the command's thread and posts every step, in order, as a
-federation command (`Context.run`) in the same thread, on behalf of the person
-who asked. Each step is then guarded like a typed command: whichever Pi can
-run it claims it, runs it exactly once and answers in the thread. Steps are
-posted in order but not awaited: they may run at the same time on different
-Pis. A step may itself be `scene <other>` (its steps join the same thread);
+How a scene runs (`runner.py`, and docs/scenes.md): `scene <name>` is one
+exclusive command, so one Pi claims it and runs, in order, every step it can
+run itself (Hue lights, anything any Pi can run), without posting them; steps on
+different lights go out together. Steps only another Pi can run (its GPIO relay)
+go to that Pi in one message per Pi, in the scene's thread. The scene has one
+answer, edited as it goes ("Goodnight: 12 of 12 done in 0.4 s", failures named),
+whose metadata keeps its progress: a Pi that takes the scene over goes on after
+the last step known done. A step may itself be `scene <other>` (run inline);
 `troupe check` refuses a scene that reaches itself.
 
 `troupe check` reports, by key (`scenes.goodnight.steps`): steps that are not
@@ -32,6 +33,8 @@ from troupe.commands import CommandSpec, Pattern, command, commands_of, suggest
 from troupe.config import MISSING, Checker, Problem
 from troupe.loader import resolve_plugins
 from troupe.plugin import Context, Plugin
+
+from .runner import PART, SceneRun, match_steps
 
 SCENE_STEP = Pattern("scene {name:rest}")
 
@@ -155,19 +158,63 @@ class Scenes(Plugin):
         names = [name for name, _, _ in self._scenes().values()]
         return ", ".join(f"`{n}`" for n in sorted(names)) or "none (add [scenes.<name>] tables)"
 
-    @command("scene [{name:rest}]")
+    # idempotent to the guard: a Pi that takes it over goes on from the scene's record
+    # (runner.py), so a step that is not idempotent is reported, never run twice.
+    @command("scene [{name:rest}]", idempotent=True)
     def scene(self, ctx: Context, name: str | None = None) -> None:
-        """Run a scene's steps, each once, answered in one thread: `scene goodnight`."""
+        """Run a scene's steps, each once, in one answer: `scene goodnight`."""
         found = self._scenes().get(scene_key(name or ""))
         if found is None:
             what = f"No scene called `{name}`." if name else "Which scene?"
             ctx.reply(f"{what} Known scenes: {self._known()}.")
             return
-        label, steps, _ = found
-        ctx.reply(f":clapper: Scene {label}: {len(steps)} step(s): "
-                  + "; ".join(f"`{s}`" for s in steps), thread=True)
-        for step in steps:
-            ctx.run(step)
+        label = found[0][:1].upper() + found[0][1:]
+        self._run(ctx, scene_key(name or ""), label)
+
+    @command(PART.format(steps="{steps:word}", host="{host:word}", name="{name:rest}"),
+             runs_on=lambda self, args: args["host"] == self.host.name, idempotent=True,
+             internal=True)
+    def part(self, ctx: Context, steps: str, host: str, name: str) -> None:
+        """The steps of a scene that only this Pi can run (its GPIO relays), sent by the
+        scene's Pi in one message: `scene steps 5,8 for pi-2 of goodnight`."""
+        key = scene_key(name)
+        found = self._scenes().get(key)
+        try:
+            covered = {int(n) - 1 for n in steps.split(",")}
+        except ValueError:
+            covered = set()
+        if found is None or not covered or not covered <= set(range(len(self.flatten(key)))):
+            raise ValueError(f"scene {name} has no steps {steps} here (do the Pis' [scenes] "
+                             "tables differ?)")
+        self._run(ctx, key, found[0][:1].upper() + found[0][1:], covered)
+
+    def unavailable_reason(self, spec: Any, args: dict[str, Any]) -> str:
+        return f"{args.get('host', 'its Pi')} did not answer"
+
+    def flatten(self, key: str, seen: frozenset[str] = frozenset()) -> list[str]:
+        """The steps of a scene, nested scenes inline (in order)."""
+        scenes, out = self._scenes(), []
+        aliases = self._aliases()
+        for step in scenes[key][1] if key in scenes else []:
+            ref = SCENE_STEP.match(aliases.get(scene_key(step.rstrip(".!")), step))
+            inner = scene_key(ref.args["name"]) if ref else None
+            if inner in scenes and inner not in seen | {key}:
+                out += self.flatten(inner, seen | {key})
+            else:
+                out.append(step)
+        return out
+
+    def _aliases(self) -> dict[str, str]:
+        table = self.config.get("aliases")
+        return {scene_key(k): v.strip() for k, v in table.items()
+                if isinstance(v, str)} if isinstance(table, dict) else {}
+
+    def _run(self, ctx: Context, key: str, label: str, covered: set[int] | None = None) -> None:
+        troupe = self.config.get("troupe", {}) if isinstance(self.config, dict) else {}
+        lease, no_taker = float(troupe.get("lease", 30)), float(troupe.get("no_taker_wait", 3))
+        steps = match_steps(self.host, self._aliases(), self.flatten(key))
+        # Wait for other Pis' steps while the claim is surely ours (well inside its lease).
+        SceneRun(ctx, key, label, steps, covered, wait=min(0.6 * lease, no_taker + 3)).run()
 
     @command("scenes", idempotent=True)
     def list_scenes(self, ctx: Context) -> None:
