@@ -3,6 +3,7 @@
     python -m bench                 # the full run (~12 min): bench/results.md, bench/latency.png
     python -m bench --quick         # tiny sizes, to check the harness (~1 min)
     python -m bench --only latency,lock --out /tmp/r.md
+    python -m bench --only household --splice   # that section only, into bench/results.md
 
 Raw numbers go to artifacts/bench.json as well.
 """
@@ -19,10 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import latency, lock, process, report, rolling, takeover, throughput
+from . import household, latency, lock, process, report, rolling, takeover, throughput
 from .common import ROOT, loadavg, machine, progress
 
-SECTIONS = ("lock", "latency", "preferred", "takeover", "throughput", "process", "rolling")
+SECTIONS = ("lock", "latency", "preferred", "takeover", "throughput", "process", "rolling",
+            "household")
 
 
 def sizes(quick: bool) -> dict[str, Any]:
@@ -30,11 +32,11 @@ def sizes(quick: bool) -> dict[str, Any]:
         return {"lat_commands": 5, "pref_commands": 5, "only_commands": 3, "hosts": (1, 3),
                 "pref_hosts": (3,), "lock_reps": 3, "old_reps": 1, "takeover_reps": 1,
                 "tput_seconds": 6, "tput_least": 8, "tput_hosts": (3,), "process_commands": 50,
-                "rolling_hosts": (3,)}
+                "rolling_hosts": (3,), "household_runs": 2}
     return {"lat_commands": 100, "pref_commands": 60, "only_commands": 20, "hosts": (1, 3, 5),
             "pref_hosts": (3, 5), "lock_reps": 20, "old_reps": 2, "takeover_reps": 3,
             "tput_seconds": 40, "tput_least": 30, "tput_hosts": (3, 5),
-            "process_commands": 1000, "rolling_hosts": (3, 5)}
+            "process_commands": 1000, "rolling_hosts": (3, 5), "household_runs": 5}
 
 
 def run(sections: tuple[str, ...], quick: bool, seed: int, workdir: Path) -> dict[str, Any]:
@@ -72,6 +74,8 @@ def run(sections: tuple[str, ...], quick: bool, seed: int, workdir: Path) -> dic
                           for p in (False, True)]
     if "rolling" in sections:
         out["rolling"] = rolling.run(workdir, hosts=s["rolling_hosts"])
+    if "household" in sections:
+        out["household"] = household.run(workdir, runs=s["household_runs"])
     out["seconds"] = time.time() - started
     out["load_after"] = loadavg()
     return out
@@ -86,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
     ap.add_argument("--plot", default=None, help="PNG path (default: beside --out)")
     ap.add_argument("--json", default=str(ROOT / "artifacts" / "bench.json"))
+    ap.add_argument("--splice", action="store_true",
+                    help="write only the household section into --out, keeping the rest")
     ap.add_argument("--from-json", metavar="PATH",
                     help="measure nothing: rewrite the report from a saved run's numbers")
     args = ap.parse_args(argv)
@@ -102,9 +108,13 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="troupe-bench-") as tmp:
             results = run(sections, args.quick, args.seed, Path(tmp))
         _write(Path(args.json), json.dumps(results, indent=1, default=str))
-    if report.plot(results, plot):
+    if not args.splice and report.plot(results, plot):
         progress(f"wrote {plot}")
-    _write(out, report.markdown(results, plot_name=plot.name))
+    if args.splice:
+        _write(out, report.splice(out.read_text() if out.exists() else "",
+                                  report.household_section(results)))
+    else:
+        _write(out, report.markdown(results, plot_name=plot.name))
     progress(f"wrote {out}" + ("" if args.from_json else
                                f" and {args.json}; measured in {results['seconds']:.0f} s"))
     return 0

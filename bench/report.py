@@ -167,6 +167,33 @@ def rolling_section(res: dict[str, Any]) -> str:
             + "\n")
 
 
+def household_section(res: dict[str, Any]) -> str:
+    h = res.get("household")
+    if not h:
+        return ""
+    sc, li = h["scene"], h["lights"]
+    def msgs(rows: list[dict[str, int]]) -> str:
+        return ", ".join(f"{m['top']}/{m['threads']}" for m in rows)
+    text = ("## Household: a scene, `lights`, and what the channel carries\n\n"
+            f"3 Pis, Slack's real rate limits (the emulator's buckets), {sc['latency_ms']} ms "
+            "added to every Web API call. Bot messages are counted top level / in threads.\n\n"
+            f"- **12-step Hue scene** (`goodnight`: 12 Hue lights, switched on and off in turn, "
+            f"{sc['runs']} runs): from the person's message to the bridge's last write, median "
+            f"**{sc['median_s']:.2f} s** (runs: "
+            + ", ".join(f"{x:.2f}" for x in sc["seconds"])
+            + f" s); bot messages per run: {msgs(sc['messages'])} "
+            f"(median {sc['median_messages']:g} in all).\n"
+            f"- **`lights`** with a GPIO light on each of the 3 Pis and 2 Hue lights "
+            f"({li['runs']} runs): the whole answer {li['median_s']:.2f} s after the message "
+            "(median; runs: " + ", ".join(f"{x:.2f}" for x in li["seconds"])
+            + f" s); bot messages per run: {msgs(li['messages'])}.\n\n"
+            "Bot messages per human command, every built-in command once (the same house: "
+            "scenes, lights, sensors, schedules; `update` and `rollback`: the rolling update "
+            "above):\n\n")
+    rows = [[f"`{r['command']}`", r["top"], r["threads"]] for r in h["noise"]]
+    return text + _table(["command", "top level", "in threads"], rows) + "\n"
+
+
 def process_section(res: dict[str, Any]) -> str:
     rows = res.get("process") or []
     if not rows:
@@ -304,11 +331,28 @@ def findings(res: dict[str, Any]) -> str:
 def markdown(res: dict[str, Any], plot_name: str = "latency.png") -> str:
     parts = [header(res), findings(res), latency_section(res, plot_name), calls_section(res),
              preferred_section(res), lock_section(res), throughput_section(res),
-             takeover_section(res), rolling_section(res), process_section(res)]
+             takeover_section(res), rolling_section(res), process_section(res),
+             household_section(res)]
     notes = Path(__file__).with_name("notes.md")
     if notes.exists():
         parts.append(notes.read_text())
     return "".join(p for p in parts if p)
+
+
+def splice(report: str, section: str) -> str:
+    """`report` with its section of the same title replaced by `section` (or added before
+    the notes): `python -m bench --only household --splice` fills in one section."""
+    title = section.split("\n", 1)[0]
+    lines = report.split("\n")
+    start = next((i for i, line in enumerate(lines) if line == title), None)
+    if start is None:
+        notes = next((i for i, line in enumerate(lines)
+                      if line.startswith("## What the numbers led to")), len(lines))
+        return "\n".join(lines[:notes]) + ("\n" if notes else "") + section + (
+            "\n".join(lines[notes:]))
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
+               len(lines))
+    return "\n".join(lines[:start]) + "\n" + section + "\n".join(lines[end:])
 
 
 def plot(res: dict[str, Any], path: Path) -> bool:
