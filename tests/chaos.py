@@ -3,9 +3,9 @@
     python tests/chaos.py --seed 7 --commands 1000       # `make chaos` runs three seeds
 
 It posts exclusive commands (`count N`), broadcasts (`ping N`), failing commands
-(`boom`), scenes (`scene night`: the scenes plugin posts each step as a bot
-message, guarded like a typed command; steps are counts, pings and a nested
-scene), scheduled commands (`in 12 seconds count N`, and in long runs one
+(`boom`), scenes (`scene night`: one Pi claims it and runs its count steps itself,
+the nested scene's inline, and posts its ping steps, broadcasts, in its thread),
+scheduled commands (`in 12 seconds count N`, and in long runs one
 `at HH:MM count N`: the schedules plugin keeps them as Slack scheduled messages)
 and timers (`lamp N on for 8 seconds`: the Pi that runs it asks Slack to post
 `lamp N off` later, through `host.schedule_command` as the lights plugin's
@@ -22,11 +22,12 @@ listener) and the Pis' run log, where each run names the message it ran
 - run twice (must be 0): a command message run by two Pis, or a broadcast by one
   Pi twice without a restart in between (a Pi killed after running a broadcast
   but before marking it runs it again when it catches up: broadcasts have no
-  claim; those are counted apart); a count number run twice; a scene step posted twice in one scene
-  run; a scheduled command or timer switch-back posted or run twice;
+  claim; those are counted apart); a count number run twice; a scene step run (or
+  posted) twice in one scene run, a takeover's included; a scheduled command or
+  timer switch-back posted or run twice;
 - lost (must be 0): a command neither run, answered as failed, reported
-  interrupted, nor expired with an answer; a scene whose steps are not all posted
-  although neither it nor a nested scene was reported failed or interrupted; a
+  interrupted, nor expired with an answer; a scene step that never ran (or was never
+  posted) although the scene's answer does not report it failed or interrupted; a
   schedule or timer that was confirmed but did not run (once due);
 - broadcasts missed by Pis that were up from the post to the end (typed pings and
   scene-step pings);
@@ -71,14 +72,15 @@ TIMER_DELAY = (2, 15)  # `lamp N on for S seconds`
 DUE_GRACE = 90.0  # how long after the last due time the end waits at most
 
 
-def scene_commands(name: str) -> list[str]:
-    """Every command a run of scene `name` posts in its thread (nested scenes' steps too)."""
-    posted = []
+def scene_steps(name: str) -> list[str]:
+    """The steps a run of scene `name` runs, in order (nested scenes' inline)."""
+    steps = []
     for step in SCENES[name]:
-        posted.append(step)
         if step.startswith("scene "):
-            posted += scene_commands(step.split(" ", 1)[1])
-    return posted
+            steps += scene_steps(step.split(" ", 1)[1])
+        else:
+            steps.append(step)
+    return steps
 
 
 @dataclass
@@ -103,7 +105,7 @@ class Kind:
     lost: int = 0
 
     def line(self, name: str) -> str:
-        extra = {"scene": "step messages", "scheduled": "fired", "timer": "switched back",
+        extra = {"scene": "steps run or posted", "scheduled": "fired", "timer": "switched back",
                  "broadcast": "Pi runs"}.get(name)
         steps = f" ({self.steps} {extra})" if extra else ""
         return (f"{name} {self.posted}{steps}: done {self.done}, answered {self.answered}, "
@@ -188,6 +190,7 @@ class Snapshot:
                     self.top_commands.append(m)
         self.runs: collections.Counter = collections.Counter()  # (kind, ts) -> runs
         self.by_n: collections.Counter = collections.Counter()  # (kind, n) -> runs
+        self.step_runs: collections.Counter = collections.Counter()  # (kind, ts, n) -> runs
         self.pings: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         self.ping_times: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
         lines = log.read_text().splitlines() if log.exists() else []
@@ -199,6 +202,7 @@ class Snapshot:
             else:
                 self.runs[kind, ts] += 1
                 self.by_n[kind, int(n)] += 1
+                self.step_runs[kind, ts, int(n)] += 1
 
     def reactions(self, ts: str) -> set[str]:
         return {r["name"] for r in (self.messages.get(ts) or {}).get("reactions", [])}
@@ -553,38 +557,51 @@ class Chaos:
 
     def _check_scene(self, p: Posted, snap: Snapshot, rep: Report,
                      ran_once, broadcast) -> None:
-        """A scene run posts each of its (nested) steps once; each step message runs once."""
+        """A scene runs under one claim: each count step runs once (by the Pi that held the
+        scene, logged with the scene's ts; after a takeover maybe by another), each ping step
+        is posted once in its thread and runs on every Pi that was up. A step that did not
+        run must be reported by the scene's answer (failed or interrupted)."""
         stats = rep.kinds["scene"]
         stats.posted += 1
-        name = p.text.split(" ", 1)[1]
-        steps = snap.commands_in.get(p.ts, [])
-        stats.steps += len(steps)
-        expected = collections.Counter(scene_commands(name))
-        got = collections.Counter(s["text"] for s in steps)
-        for text, extra in (got - expected).items():
-            rep.duplicates.append(f"{p.text} ({p.ts}): step `{text}` posted {extra} extra time(s)")
-            stats.twice += 1
-        missing = expected - got
-        nested = [s["ts"] for s in steps if s["text"].startswith("scene ")]
-        ok = True  # every step posted ran (a ping: on every Pi that was up)
-        for s in steps:
-            what = f"{p.text} step `{s['text']}`"
-            if s["text"].startswith("count "):
-                ok &= ran_once("count", s, what, stats) == "ran"
-            elif s["text"].startswith("ping "):
-                ok &= broadcast(s["ts"], what, stats)
-            elif not snap.answers.get(s["ts"]):  # a nested scene: it answers in the thread
-                rep.lost.append(f"{what} ({s['ts']}): neither run nor answered")
-                stats.lost += 1
-                ok = False
-        if not snap.answers.get(p.ts) and not steps:
+        steps = scene_steps(p.text.split(" ", 1)[1])
+        posted = snap.commands_in.get(p.ts, [])
+        answers = snap.answers.get(p.ts, [])
+        records = [((a.get("metadata") or {}).get("event_payload") or {}).get("scene")
+                   for a in answers]
+        state = next((r["state"] for r in reversed(records) if isinstance(r, dict)), "")
+        ok, missed = True, []
+        for i, step in enumerate(steps):
+            kind, n = step.split()[0], int(step.split()[1])
+            excused = len(state) == len(steps) and state[i] in "fi"
+            if kind == "count":
+                runs = snap.step_runs["count", p.ts, n]
+                stats.steps += runs
+                if runs > 1:
+                    rep.duplicates.append(f"{p.text} ({p.ts}): step `{step}` ran {runs} times")
+                    stats.twice += 1
+            else:
+                sent = [m for m in posted if m["text"] == step]
+                stats.steps += len(sent)
+                runs = len(sent)
+                if runs > 1:
+                    rep.duplicates.append(f"{p.text} ({p.ts}): step `{step}` posted {runs} "
+                                          "times")
+                    stats.twice += 1
+                for m in sent:
+                    ok &= broadcast(m["ts"], f"{p.text} step `{step}`", stats)
+            ok &= runs > 0
+            if not runs and not excused:
+                missed.append(step)
+        if not answers and not any(snap.step_runs["count", p.ts, int(s.split()[1])]
+                                   for s in steps):
             rep.lost.append(f"{p.text} ({p.ts}): neither run nor answered")
             stats.lost += 1
-        elif missing and not any(snap.excused(ts) for ts in [p.ts, *nested]):
-            rep.lost.append(f"{p.text} ({p.ts}): steps never posted: {sorted(missing)}")
+        elif missed and not snap.excused(p.ts) and not any(
+                "expired" in a.get("text", "") for a in answers):
+            rep.lost.append(f"{p.text} ({p.ts}): steps neither run nor reported: {missed}")
             stats.lost += 1
-        elif missing or not ok:
-            stats.answered += 1  # cut short or a step failed, and said so (or counted above)
+        elif not ok:
+            stats.answered += 1  # cut short or a step failed, and said so
         else:
             stats.done += 1
 
