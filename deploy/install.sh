@@ -8,6 +8,9 @@
 #                run on a terminal, also read from TROUPE_OWNER.
 # --open-house   no owner: every person in the channel may give commands, update and
 #                rollback included (users = []). Only with this flag.
+# --federation-secret S   the house's federation secret, the same on every Pi (also read
+#                from TROUPE_FEDERATION_SECRET); without it the first Pi gets a fresh one
+#                in /etc/troupe/env, to copy to the others (`troupe secret` prints one).
 #
 # Idempotent: running it again repairs what is missing and never overwrites an
 # existing /etc/troupe/troupe.toml or /etc/troupe/env. It
@@ -40,9 +43,11 @@ TROUPE_PYTHON=${TROUPE_PYTHON:-python3}
 TROUPE_GROUPS=${TROUPE_GROUPS-gpio i2c spi}  # hardware groups the user joins, where they exist
 TROUPE_OWNER=${TROUPE_OWNER:-}              # the owner's Slack user ID (or --owner)
 TROUPE_OPEN_HOUSE=${TROUPE_OPEN_HOUSE:-0}   # 1: users = [] (or --open-house)
+TROUPE_FEDERATION_SECRET=${TROUPE_FEDERATION_SECRET:-}  # the Pis' shared secret (or --federation-secret)
 
 VERSION_RE='^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$'
 USER_ID_RE='^[UW][A-Z0-9]{2,}$'
+SECRET_RE='^[A-Za-z0-9._~+/=-]{16,}$'
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 log() { printf 'troupe-install: %s\n' "$*"; }
@@ -71,11 +76,25 @@ parse_args() {
             --owner) [ $# -ge 2 ] || die "--owner needs a Slack user ID"; TROUPE_OWNER=$2; shift ;;
             --owner=*) TROUPE_OWNER=${1#--owner=} ;;
             --open-house) TROUPE_OPEN_HOUSE=1 ;;
+            --federation-secret) [ $# -ge 2 ] || die "--federation-secret needs a value (troupe secret prints one)"
+                TROUPE_FEDERATION_SECRET=$2; shift ;;
+            --federation-secret=*) TROUPE_FEDERATION_SECRET=${1#--federation-secret=} ;;
             -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
             *) die "unknown option: $1 (see --help)" ;;
         esac
         shift
     done
+    check_secret
+}
+
+check_secret() {  # a given federation secret must fit on its line of the env file
+    if [ -n "$TROUPE_FEDERATION_SECRET" ] && ! [[ $TROUPE_FEDERATION_SECRET =~ $SECRET_RE ]]; then
+        die "the federation secret must be at least 16 letters, digits or ._~+/=- (troupe secret prints one)"
+    fi
+}
+
+new_secret() {  # a fresh federation secret: 256 random bits, URL-safe (as `troupe secret`)
+    "$TROUPE_PYTHON" -c 'import secrets; print(secrets.token_urlsafe(32))'
 }
 
 pick_owner() {  # who may give commands in a new configuration
@@ -232,13 +251,29 @@ url = "$TROUPE_URL"
 ref_pattern = "$TROUPE_REF_PATTERN"
 EOF
     fi
+    check_secret
+    local secret=$TROUPE_FEDERATION_SECRET
     if [ ! -e "$TROUPE_ETC/env" ]; then
         log "writing $TROUPE_ETC/env (fill in the two tokens)"
-        write_file "$TROUPE_ETC/env" 0600 root:root <<'EOF'
+        if [ -z "$secret" ]; then
+            secret=$(new_secret) || die "cannot make a federation secret with $TROUPE_PYTHON"
+            log "made a new federation secret in $TROUPE_ETC/env (TROUPE_FEDERATION_SECRET): give every other Pi of this house the same one (install.sh --federation-secret ...)"
+        fi
+        write_file "$TROUPE_ETC/env" 0600 root:root <<EOF
 # Read by systemd (as root) for troupe.service. Keep this file mode 0600.
 TROUPE_SLACK_BOT_TOKEN=xoxb-REPLACE-ME
 TROUPE_SLACK_APP_TOKEN=xapp-REPLACE-ME
+# The same on every Pi of the house: it proves a message comes from one of them.
+TROUPE_FEDERATION_SECRET=$secret
 EOF
+    elif ! grep -q '^TROUPE_FEDERATION_SECRET=' "$TROUPE_ETC/env"; then
+        if [ -n "$secret" ]; then
+            log "adding the federation secret to $TROUPE_ETC/env"
+            { cat -- "$TROUPE_ETC/env"; printf 'TROUPE_FEDERATION_SECRET=%s\n' "$secret"; } \
+                | write_file "$TROUPE_ETC/env" 0600 root:root
+        else
+            log "warning: $TROUPE_ETC/env has no TROUPE_FEDERATION_SECRET; add the house's (the other Pis' value; for a new house, troupe secret prints one), or run again with --federation-secret"
+        fi
     fi
 }
 

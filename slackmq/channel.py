@@ -87,6 +87,7 @@ class Channel:
         retain: float | None = None,
         fresh: float = 60.0,
         clock: Callable[[], float] | None = None,
+        trusted: Callable[[str], bool] | None = None,
     ) -> None:
         if not channel:
             raise SlackMQConfigError("SlackMQ needs a channel id")
@@ -112,6 +113,9 @@ class Channel:
         self.lease = float(lease)
         self.deadline = float(deadline)
         self.markers = markers or Markers()
+        # Whose reactions count as outcome markers (default: anyone's); e.g. only the
+        # workers', so a marker from someone else never cancels a message's work.
+        self.trusted = trusted
         self.name = name
         self.retain = retain
         self.fresh = float(fresh)
@@ -209,7 +213,15 @@ class Channel:
     def _reactions(self, ts: str) -> tuple[list[dict[str, Any]], int]:
         data, _, n = self._api("reactions.get", channel=self.channel, timestamp=ts, full=True)
         msg = data.get("message") or {}
-        return list(msg.get("reactions") or []), n
+        return self._counted(msg.get("reactions") or []), n
+
+    def _counted(self, reactions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``reactions`` with only the ``trusted`` users' (all of them without a predicate)."""
+        if self.trusted is None:
+            return list(reactions)
+        kept = [{**r, "users": [u for u in r.get("users", []) if self.trusted(u)]}
+                for r in reactions]
+        return [r for r in kept if r["users"]]
 
     def _unpin(self, ts: str, mine: PinTest | None = None) -> int:
         """pins.remove, never re-sent blind: after an unclear answer the pins are read,
@@ -290,5 +302,5 @@ class Channel:
                 msg["ts"],
                 self.clock.now,
             )
-            out.append((h, list(msg.get("reactions") or [])))
+            out.append((h, self._counted(msg.get("reactions") or [])))
         return out

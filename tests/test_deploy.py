@@ -303,6 +303,43 @@ def test_install_writes_config_once(tmp_path):
 
 
 @needs_chown
+def test_install_gives_the_pi_the_houses_federation_secret(tmp_path):
+    """The first Pi gets a fresh secret (not printed: the log says where it is); the others
+    are given it (--federation-secret or TROUPE_FEDERATION_SECRET); an older env file gets
+    it added only when it is given: a secret made up here would split the house."""
+    env = install_env(tmp_path, TROUPE_OWNER="U0OWNER1")
+    proc = run_install_functions(env, "pick_owner", "write_config")
+    assert proc.returncode == 0, proc.stderr
+    etc = Path(env["TROUPE_ETC"])
+    lines = dict(line.split("=", 1) for line in (etc / "env").read_text().splitlines()
+                 if line and not line.startswith("#"))
+    made = lines["TROUPE_FEDERATION_SECRET"]
+    assert len(made) >= 40 and made not in proc.stdout + proc.stderr
+    assert "give every other Pi of this house the same one" in proc.stdout
+    assert stat.S_IMODE((etc / "env").stat().st_mode) == 0o600
+
+    shared = "a-secret-every-pi-of-the-house-shares"
+    (etc / "env").unlink()
+    proc = run_install_functions(env, f"parse_args --federation-secret {shared}",
+                                 "write_config")
+    assert proc.returncode == 0, proc.stderr
+    assert f"TROUPE_FEDERATION_SECRET={shared}\n" in (etc / "env").read_text()
+
+    (etc / "env").write_text("TROUPE_SLACK_BOT_TOKEN=xoxb-real\n")  # from before the secret
+    proc = run_install_functions(env, "write_config")
+    assert "has no TROUPE_FEDERATION_SECRET" in proc.stdout
+    assert (etc / "env").read_text() == "TROUPE_SLACK_BOT_TOKEN=xoxb-real\n"
+    proc = run_install_functions({**env, "TROUPE_FEDERATION_SECRET": shared}, "write_config")
+    assert proc.returncode == 0, proc.stderr
+    assert (etc / "env").read_text() == (f"TROUPE_SLACK_BOT_TOKEN=xoxb-real\n"
+                                         f"TROUPE_FEDERATION_SECRET={shared}\n")
+    assert stat.S_IMODE((etc / "env").stat().st_mode) == 0o600
+
+    proc = run_install_functions(env, "parse_args --federation-secret 'short one'")
+    assert proc.returncode == 1 and "at least 16 letters" in proc.stderr
+
+
+@needs_chown
 def test_install_units_and_rollback_script(tmp_path):
     env = install_env(tmp_path, TROUPE_VERSION="v1")
     proc = run_install_functions(env, "install_units", "install_units")

@@ -14,11 +14,13 @@ from troupe.cli import main
 from troupe.release_cli import RELEASE_ACTIONS
 
 TROUPE = str(Path(sys.executable).with_name("troupe"))
-TOKENS = {"TROUPE_SLACK_BOT_TOKEN": "xoxb-1-2-abcdef", "TROUPE_SLACK_APP_TOKEN": "xapp-1-A1-2-abc"}
+TOKENS = {"TROUPE_SLACK_BOT_TOKEN": "xoxb-1-2-abcdef", "TROUPE_SLACK_APP_TOKEN": "xapp-1-A1-2-abc",
+          "TROUPE_FEDERATION_SECRET": "a-secret-every-pi-of-the-house-shares"}
 
 
 def troupe_check(path: Path, **env: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("TROUPE_SLACK_")}
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith("TROUPE_SLACK_") and k != "TROUPE_FEDERATION_SECRET"}
     return subprocess.run([TROUPE, "check", "--config", str(path)], capture_output=True,
                           text=True, env={**base, **env}, timeout=60)
 

@@ -13,24 +13,26 @@ from troupe.config import PREFERRED_CLAIMS_DEFAULT, parse_config
 from troupe.guard import PREFERRED_ENV, PREFERRED_WINDOW, preferred_window
 from troupe.testing import Federation, dump_toml, wait_for
 
+SECRET = {"TROUPE_FEDERATION_SECRET": "a-secret-every-pi-of-the-house-shares"}
+
 PLUGINS = Path(__file__).parent / "plugins"
 TOKENS = {"bot_token": "xoxb-1", "app_token": "xapp-1", "channel": "home"}
 
 
 def problems_of(troupe: dict) -> dict[str, str]:
-    _, problems = parse_config({"slack": TOKENS, "troupe": troupe}, env={})
+    _, problems = parse_config({"slack": TOKENS, "troupe": troupe}, env=SECRET)
     return {p.key: str(p) for p in problems}
 
 
 def test_preferred_claims_is_read_and_checked():
     config, problems = parse_config({"slack": TOKENS, "troupe": {"preferred_claims": True}},
-                                    env={})
+                                    env=SECRET)
     assert not problems
     assert config.preferred_claims is True and config.preferred_window is None
     config, _ = parse_config({"slack": TOKENS, "troupe": {"preferred_claims": True,
-                                                          "preferred_window": 0.8}}, env={})
+                                                          "preferred_window": 0.8}}, env=SECRET)
     assert config.preferred_window == 0.8
-    config, _ = parse_config({"slack": TOKENS}, env={})
+    config, _ = parse_config({"slack": TOKENS}, env=SECRET)
     assert config.preferred_claims is PREFERRED_CLAIMS_DEFAULT
 
     wrong = problems_of({"preferred_claims": "yes"})

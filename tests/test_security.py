@@ -87,6 +87,7 @@ def troupe_check(tmp_path, text: str, **env: str):
     path = tmp_path / "troupe.toml"
     path.write_text(text)
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("TROUPE_SLACK_")}
+    full_env["TROUPE_FEDERATION_SECRET"] = "a-secret-every-pi-of-the-house-shares"
     full_env.update(env)
     return subprocess.run([sys.executable, "-m", "troupe", "check", "--config", str(path)],
                           capture_output=True, text=True, env=full_env, timeout=60)
@@ -149,10 +150,11 @@ def test_only_admins_run_admin_commands(tmp_path):
         assert ephemerals[0]["user"] == member["id"]
         assert ephemerals[0]["text"] == ("Sorry, only the house's admins may run `target`. "
                                          "Ask its owner to add your user ID to [auth] admins.")
-        wait_for(lambda: fed.ws.reactions(refused), 10, "the refusal to be marked")
         ts = fed.say("status", user=member)  # an ordinary command: the member may
         assert "Exclusive commands go to: any Pi" in fed.wait_for_answer(ts)["text"]
         assert len(ephemerals) == 1 and not fed.answers_to(refused)
+        # A refusal costs no pin and no marker (issue 12): only the one ephemeral.
+        assert not fed.ws.reactions(refused) and not fed.ws.pins()
 
         ts = fed.say("target pi-2")  # the admin
         assert "now go to me" in fed.wait_for_answer(ts)["text"]

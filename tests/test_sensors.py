@@ -14,6 +14,8 @@ from troupe.check import check_config
 from troupe.config import ConfigError
 from troupe.testing import Federation, dump_toml, wait_for
 
+SECRET = {"TROUPE_FEDERATION_SECRET": "a-secret-every-pi-of-the-house-shares"}
+
 PLUGINS = Path(__file__).parent / "plugins"
 W1_SLAVE = "72 01 4b 46 7f ff 0e 10 57 : crc=57 {ok}\n72 01 4b 46 7f ff 0e 10 57 t=23125\n"
 
@@ -94,7 +96,7 @@ def test_check_reports_each_sensor_mistake_by_key(tmp_path):
     path = tmp_path / "troupe.toml"
     path.write_text(dump_toml(raw))
     with pytest.raises(ConfigError) as e:
-        check_config(path, env={})
+        check_config(path, env=SECRET)
     found = {p.key: str(p) for p in e.value.problems}
     assert "fewer seconds than [troupe] lease" in found.pop("sensors.answer_wait")
     assert "one of motion, door, light, temperature" in found.pop("sensors.kind.type")

@@ -15,6 +15,7 @@ from troupe.testing import Federation, wait_for
 
 PLUGINS = Path(__file__).parent / "plugins"
 TOKENS = {"bot_token": "xoxb-1", "app_token": "xapp-1", "channel": "home"}
+SECRET = {"TROUPE_FEDERATION_SECRET": "a-secret-every-pi-of-the-house-shares"}
 
 
 def test_settings_are_kept_in_one_file_per_host(tmp_path):
@@ -55,13 +56,14 @@ def test_a_setting_that_cannot_be_written_still_applies_and_says_why(tmp_path):
 def test_state_dir_is_configured_or_systemds_or_xdgs(tmp_path):
     config_file = tmp_path / "etc" / "troupe.toml"
     config, problems = parse_config({"slack": TOKENS, "host": {"state_dir": "state"}},
-                                    env={}, path=str(config_file))
+                                    env=SECRET, path=str(config_file))
     assert not problems and config.state_dir == str(tmp_path / "etc" / "state")
-    config, _ = parse_config({"slack": TOKENS}, env={"STATE_DIRECTORY": "/var/lib/troupe"})
+    config, _ = parse_config({"slack": TOKENS},
+                             env={**SECRET, "STATE_DIRECTORY": "/var/lib/troupe"})
     assert config.state_dir == "/var/lib/troupe"
     assert default_state_dir({"XDG_STATE_HOME": "/x"}) == Path("/x/troupe")
     assert default_state_dir({"HOME": "/home/pi"}) == Path("/home/pi/.local/state/troupe")
-    _, problems = parse_config({"slack": TOKENS, "host": {"state_dir": 3}}, env={})
+    _, problems = parse_config({"slack": TOKENS, "host": {"state_dir": 3}}, env=SECRET)
     assert [p.key for p in problems] == ["host.state_dir"]
     assert "keeps what chat told it" in str(problems[0])
 

@@ -121,19 +121,33 @@ def test_credentials_in_a_url_never_reach_chat():
 
 # ---- reading a rollout's thread ----------------------------------------------------------
 @pytest.fixture
-def house():
-    """Three Pis' real WebClients against the emulated workspace, and the person's."""
+def house(tmp_path):
+    """Three Pis' real WebClients against the emulated workspace, each with the house's
+    federation secret and its roster (its board posted, the others' read), the person's
+    client, and a stranger app's (in the channel, without the secret)."""
     from slack_sdk import WebClient
 
+    from troupe.federation import Roster, Seal, new_secret
     from troupe.sim.slack import SlackWorkspace
 
-    with SlackWorkspace(apps=3, channel="home", rate_limits="off", latency_ms=0, port=0) as ws:
-        pis = {app["name"]: SimpleNamespace(
-            web=WebClient(token=app["bot_token"], base_url=ws.api_url),
-            channel_id=ws.channel_id, name=app["name"], user=app["bot_user_id"])
-            for app in ws.apps}
+    secret = new_secret()
+    with SlackWorkspace(apps=4, channel="home", rate_limits="off", latency_ms=0, port=0) as ws:
+        pis = {}
+        for app in ws.apps[:3]:
+            web = WebClient(token=app["bot_token"], base_url=ws.api_url)
+            seal = Seal(secret)
+            roster = Roster(web, seal, app["name"], tmp_path / app["name"])
+            roster.serve(ws.channel_id, app["bot_user_id"])
+            pis[app["name"]] = SimpleNamespace(
+                web=web, channel_id=ws.channel_id, name=app["name"], user=app["bot_user_id"],
+                seal=seal, roster=roster, verified=roster.verified, pis=roster.pis)
+        for pi in pis.values():
+            pi.roster.start()
+        for pi in pis.values():
+            pi.roster.read_boards()
         person = WebClient(token=ws.user["token"], base_url=ws.api_url)
-        yield SimpleNamespace(ws=ws, pis=pis, person=person)
+        stranger = WebClient(token=ws.apps[3]["bot_token"], base_url=ws.api_url)
+        yield SimpleNamespace(ws=ws, pis=pis, person=person, stranger=stranger)
 
 
 def test_thread_is_read_from_bot_posts_only(house):
@@ -147,16 +161,20 @@ def test_thread_is_read_from_bot_posts_only(house):
                 seconds=3.2, **{"from": "v1"})
     thread.post(b, command, "pi-2: already on v2", "skipped", command_ts=rollout,
                 why="already on v2")
+    freed = f"<@{c.user}> stopped answering while running `update rollout v2`."
     b.web.chat_postMessage(  # the core's report of a turn freed after the lease
-        channel=b.channel_id, thread_ts=command,
-        text=f"<@{c.user}> stopped answering while running `update rollout v2`.",
-        metadata={"event_type": "troupe_reply",
-                  "event_payload": {"command_ts": rollout, "host": "pi-2"}})
+        channel=b.channel_id, thread_ts=command, text=freed,
+        metadata=b.seal.metadata("troupe_reply", freed, {"command_ts": rollout, "host": "pi-2"}))
     thread.post(b, command, "pi-2 now on v9", "done", command_ts="7.7", to="v9")  # another one
     house.person.chat_postMessage(  # a person cannot halt by typing, even with metadata
         channel=house.ws.channel_id, thread_ts=command, text="halt",
         metadata={"event_type": "troupe_reply",
                   "event_payload": {"command_ts": rollout, "update": "halt"}})
+    for kind, fields in (("halt", {}), ("done", {"to": "v2"}), ("ready", {})):
+        house.stranger.chat_postMessage(  # nor another app: it has no federation proof
+            channel=house.ws.channel_id, thread_ts=command, text=f"pi-3 {kind}",
+            metadata={"event_type": "troupe_reply", "event_payload": {
+                "command_ts": rollout, "host": "pi-3", "update": kind, **fields}})
 
     view = thread.read(a, command, rollout)
     assert view.plan["to"] == "v2" and view.halt is None

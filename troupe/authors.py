@@ -1,14 +1,16 @@
 """Who a channel message counts as coming from, and whether they may command this house.
 
 A person's message is theirs. A bot's message is a command only when it carries the
-federation's command metadata and its bot is a member of the channel (another Pi); it
-counts as the person it was posted on behalf of, or as the federation itself.
+federation's command metadata with a valid proof that one of this house's Pis posted it
+(troupe.federation); it counts as the person it was posted on behalf of, or as the
+federation itself.
 Authorization: the configured ``[auth] users``, or else any human member of the channel.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
@@ -24,8 +26,10 @@ class Authors:
     """Authorship and authorization in one channel; remembers who is a member and who is
     human (one Slack call each, at most)."""
 
-    def __init__(self, web: WebClient, auth_users: list[str] | None):
+    def __init__(self, web: WebClient, auth_users: list[str] | None,
+                 verify: Callable[[dict[str, Any]], bool] | None = None):
         self.web = web
+        self.verify = verify  # the federation's proof (troupe.federation.Roster.verified)
         self.auth_users = auth_users
         self.channel_id = ""
         self.bot_user_id = ""
@@ -41,40 +45,35 @@ class Authors:
             metadata = message.get("metadata") or {}
             if metadata.get("event_type") != COMMAND_EVENT:
                 return None  # answers, other bots and our own replies are never commands
-            if not self.is_member(message.get("user", "")):
-                return None
-            payload = self.command_payload(message)
-            if payload is None:
-                return None
+            stored = self.command_message(message)
+            if stored is None or self.verify is None or not self.verify(stored):
+                return None  # not proven to come from one of this house's Pis
+            payload = (stored.get("metadata") or {}).get("event_payload") or {}
             on_behalf_of = payload.get("on_behalf_of")
             # A federation command counts as its requester's; one from the configuration
             # (a configured schedule) as the posting Pi's own.
-            return on_behalf_of or FEDERATION
+            return on_behalf_of if isinstance(on_behalf_of, str) and on_behalf_of else FEDERATION
         user = message.get("user")
         return user if isinstance(user, str) and user else None
 
-    def command_payload(self, message: dict[str, Any]) -> dict[str, Any] | None:
-        """The metadata payload of a federation command (its ``on_behalf_of``), or None if it
+    def command_message(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        """A federation command with its full metadata (payload and proof), or None if it
         cannot be read.
 
         Slack's live message events carry only ``metadata.event_type``: the payload is
         dropped unless the app declares the type. A command that arrived live is read again,
         once, with ``include_all_metadata`` (only messages whose event_type says they are
-        the federation's reach here). History already carries the payload. (Issue 12: the
-        proof that a Pi of this house posted it is to be checked here too.)
+        the federation's reach here). History already carries the payload.
         """
         metadata = message.get("metadata") or {}
         if isinstance(metadata.get("event_payload"), dict):
-            return metadata["event_payload"]
+            return message
         try:
-            stored = read_message(self.web, self.channel_id, message)
+            return read_message(self.web, self.channel_id, message)  # None: deleted meanwhile
         except SlackApiError as e:
             log.warning("could not read the metadata of federation command %s (%s); ignored",
                         message.get("ts"), e.response.get("error"))
             return None
-        if stored is None:
-            return None  # deleted meanwhile: nothing to run
-        return (stored.get("metadata") or {}).get("event_payload") or {}
 
     def authorized(self, user: str) -> bool:
         """Whether `user` (an author from `author`) may command this house."""

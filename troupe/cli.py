@@ -102,6 +102,13 @@ def cmd_version(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_secret(args: argparse.Namespace) -> int:
+    from troupe.federation import new_secret
+
+    print(new_secret())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="troupe", description=troupe.__doc__,
@@ -120,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
                                        "before anything connects; exit 0 when it is fine.")
     check.add_argument("--config", "-c", default="troupe.toml", help=config_help)
     check.set_defaults(func=cmd_check)
+    secret = sub.add_parser("secret", help="print a fresh federation secret",
+                            description="Print a fresh random federation secret. Give every Pi "
+                                        "of the house the same one: [federation] secret, or "
+                                        "TROUPE_FEDERATION_SECRET in /etc/troupe/env.")
+    secret.set_defaults(func=cmd_secret)
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(func=cmd_version)
     for name, helptext in (("sim", "run an emulated Slack workspace (and Hue bridge)"),

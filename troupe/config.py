@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from troupe.authors import FEDERATION
+from troupe.federation import SECRET_ENV, SECRET_MIN
 from troupe.secrets import mask
 from troupe.state import default_state_dir
 
 TOKEN_ENV = {"bot_token": "TROUPE_SLACK_BOT_TOKEN", "app_token": "TROUPE_SLACK_APP_TOKEN"}
-CORE_SECTIONS = ("slack", "host", "auth", "plugins", "troupe", "aliases")
+CORE_SECTIONS = ("slack", "host", "auth", "plugins", "troupe", "aliases", "federation")
 NOT_A_USER = ("you are not allowed to command this house. "
               "Ask its owner to add your user ID to [auth] users.")
 NOT_AN_ADMIN = ("only the house's admins may run `{}`. "
@@ -94,6 +95,7 @@ class Config:
     path: str | None = None
     state_dir: str = ""  # where this Pi keeps what chat told it (troupe.state)
     auth_admins: list[str] = field(default_factory=list)  # empty: users may run admin commands
+    federation_secret: str = field(default="", repr=False)  # troupe.federation: the Pis' proof
 
     def may_administer(self, user: str) -> bool:
         """Whether `user` (already allowed to command) may run an ``admin`` command: one of
@@ -270,6 +272,21 @@ def parse_config(
     auth.unknown_keys(["users", "admins"])
     problems += auth.problems
 
+    federation = Checker(table("federation"), "federation")
+    secret = federation.data.get("secret", env.get(SECRET_ENV))
+    make_one = ("run `troupe secret` once and give every Pi of the house the same value "
+                f"([federation] secret, or {SECRET_ENV} in /etc/troupe/env)")
+    if not secret:
+        federation.problem("secret", MISSING, "the federation secret, which proves a message "
+                                              f"comes from one of this house's Pis: {make_one}")
+    elif not isinstance(secret, str) or len(secret.strip()) < SECRET_MIN:
+        federation.problem("secret", "<hidden>", f"at least {SECRET_MIN} characters: {make_one}")
+        secret = None
+    for name in federation.data:  # never echoed: it may be the secret, misspelt
+        if name != "secret":
+            federation.problem(name, "<hidden>", "secret (unknown key)")
+    problems += federation.problems
+
     plugins = Checker(table("plugins"), "plugins")
     enabled = plugins.get("enabled", list, "a list of plugin names", default=None,
                           valid=lambda v: all(isinstance(p, str) for p in v))
@@ -318,7 +335,7 @@ def parse_config(
             problems.append(Problem(name, value if not isinstance(value, dict) else "[table]",
                                     "a known section: " + ", ".join(sorted(known))))
 
-    if any(v is None for v in (tokens["bot_token"], tokens["app_token"], channel)):
+    if any(v is None for v in (tokens["bot_token"], tokens["app_token"], channel)) or not secret:
         return None, problems
     config = Config(
         slack=SlackSettings(tokens["bot_token"], tokens["app_token"], channel.strip().lstrip("#"),
@@ -326,6 +343,7 @@ def parse_config(
         host_name=host_name,
         auth_users=list(users or []),
         auth_admins=list(admins or []),
+        federation_secret=str(secret).strip(),
         plugins_enabled=enabled,
         plugin_paths=[str(Path(path).parent / p) if path else p for p in (paths or [])],
         max_command_age=float(max_age or 300),

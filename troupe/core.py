@@ -32,20 +32,21 @@ from troupe.authors import COMMAND_EVENT, Authors
 from troupe.catchup import CatchUp
 from troupe.commands import CommandSpec, commands_of
 from troupe.config import NOT_A_USER, NOT_AN_ADMIN, Config
+from troupe.federation import BOARD_EVENT, Roster, Seal, gather_answers
 from troupe.guard import DECLINED, PREFERRED_WINDOW, Guard, Job, make_lock, preferred_window
 from troupe.help import unknown_answer
 from troupe.patterns import Match, best_match
 from troupe.plugin import Context, Plugin, RestartRequested
+from troupe.refusals import Refusals
 from troupe.seen import SeenMessages
 from troupe.slack_web import TRANSIENT_ERRORS, StartupError, explain, make_web_client, why
 from troupe.state import HostState
-from troupe.text import command_text, escape, excerpt, fit, unescape
+from troupe.text import command_text, escape, excerpt, fit
 from troupe.transport import Event, Transport
 
 log = logging.getLogger("troupe.core")
 
 REPLY_EVENT = "troupe_reply"  # metadata event_type of answers to a command
-GATHER_POLL = 0.25  # seconds between looks at a thread while gathering answers
 IGNORED_SUBTYPES = {"message_changed", "message_deleted", "channel_join", "channel_leave",
                     "channel_topic", "channel_purpose", "channel_name", "bot_add", "bot_remove",
                     "pinned_item", "unpinned_item", "ephemeral", "message_replied"}
@@ -98,7 +99,10 @@ class Bot:
         self.guard: Guard | None = None
         self.transport: Transport | None = None
         self.last_seen_ts: str | None = None
-        self.authors = Authors(self.web, config.auth_users)
+        self.seal = Seal(config.federation_secret, config.max_command_age)  # troupe.federation
+        self.roster = Roster(self.web, self.seal, self.name, config.state_dir)
+        self.authors = Authors(self.web, config.auth_users, self.roster.verified)
+        self.refusals = Refusals(self.web, self.name, lambda ts: self.guard.first_in_line(ts))
         self.exit_code = 0
         self._stopped = threading.Event()
         self._wake_main: socket.socket | None = None  # run()'s main thread sleeps on it
@@ -122,32 +126,33 @@ class Bot:
         Pi, so anyone (a test, the demo page) can tell what it answers; `extra` joins
         it (a scene keeps its progress there).
         """
+        text = escape(fit(text))
         metadata = None
         if reply_to:
-            metadata = {"event_type": REPLY_EVENT, "event_payload": {
-                "command_ts": reply_to, "host": self.name, **(extra or {})}}
-        response = self.web.chat_postMessage(channel=self.channel_id, text=escape(fit(text)),
+            metadata = self.seal.metadata(REPLY_EVENT, text, {
+                "command_ts": reply_to, "host": self.name, **(extra or {})})
+        response = self.web.chat_postMessage(channel=self.channel_id, text=text,
                                              thread_ts=thread_ts, metadata=metadata)
         return response.get("ts")
 
     def post_command(self, text: str, *, on_behalf_of: str | None = None,
                      thread_ts: str | None = None) -> str | None:
         """Post a command for the whole federation to run (scene steps, schedule firings)."""
-        response = self.web.chat_postMessage(
-            channel=self.channel_id, text=escape(text), thread_ts=thread_ts,
-            metadata={"event_type": COMMAND_EVENT,
-                      "event_payload": {"on_behalf_of": on_behalf_of or "", "host": self.name}},
-        )
+        text = escape(text)
+        payload = {"on_behalf_of": on_behalf_of or "", "host": self.name}
+        response = self.web.chat_postMessage(channel=self.channel_id, text=text,
+                                             thread_ts=thread_ts,
+                                             metadata=self.seal.metadata(COMMAND_EVENT, text,
+                                                                         payload))
         return response.get("ts")
 
     def schedule_command(self, text: str, post_at: float, *,
                          on_behalf_of: str | None = None) -> str | None:
         """Ask Slack to post a command later: it runs even if this Pi is gone by then."""
+        text, payload = escape(text), {"on_behalf_of": on_behalf_of or "", "host": self.name}
         response = self.web.chat_scheduleMessage(
-            channel=self.channel_id, text=escape(text), post_at=int(post_at),
-            metadata={"event_type": COMMAND_EVENT,
-                      "event_payload": {"on_behalf_of": on_behalf_of or "", "host": self.name}},
-        )
+            channel=self.channel_id, text=text, post_at=int(post_at),
+            metadata=self.seal.metadata(COMMAND_EVENT, text, payload, at=int(post_at)))
         return response.get("scheduled_message_id")
 
     def edit(self, ts: str, text: str, *, reply_to: str | None = None,
@@ -155,8 +160,8 @@ class Bot:
         """Replace the text of one of this Pi's own messages (escaped, like say); with
         `reply_to`, its metadata too, as say writes it."""
         text = escape(fit(text))
-        metadata = {"event_type": REPLY_EVENT, "event_payload": {
-            "command_ts": reply_to, "host": self.name, **(extra or {})}} if reply_to else None
+        metadata = self.seal.metadata(REPLY_EVENT, text, {
+            "command_ts": reply_to, "host": self.name, **(extra or {})}) if reply_to else None
         self.web.chat_update(channel=self.channel_id, ts=ts, text=text, metadata=metadata)
 
     def thread(self, ts: str) -> list[dict[str, Any]]:
@@ -177,32 +182,21 @@ class Bot:
         and a Pi that is gone simply does not answer.
         """
         ask = self.post_command(command_text, on_behalf_of=on_behalf_of, thread_ts=thread_ts)
-        got: dict[str, str] = {}
-        deadline = time.monotonic() + wait
-        while True:
-            page = self.web.conversations_replies(channel=self.channel_id, ts=thread_ts,
-                                                  oldest=ask, include_all_metadata=True,
-                                                  limit=200)
-            new = {}
-            for message in page.get("messages", []):
-                payload = (message.get("metadata") or {}).get("event_payload") or {}
-                host = payload.get("host")
-                if payload.get("command_ts") == ask and host in hosts and host not in got:
-                    new[host] = unescape(message.get("text", ""))
-            if new:
-                got.update(new)
-                if on_answer:
-                    on_answer(dict(got))
-            if set(got) >= set(hosts) or time.monotonic() > deadline:
-                return got
-            time.sleep(GATHER_POLL)  # polling the thread for answers, with a deadline
+        return gather_answers(self.web, self.channel_id, thread_ts, ask, hosts, wait,
+                              self.roster.verified, on_answer)
 
     def uptime(self) -> float:
         return time.time() - self.started_at
 
     def federation_members(self) -> list[str]:
-        """The names of the bots in the channel: the Pis of this federation."""
-        return self.authors.bot_names()
+        """The names of the Pis of this house (troupe.federation's roster)."""
+        return self.roster.names()
+
+    def pis(self) -> dict[str, str]:  # the Pis of this house: bot user id -> name
+        return self.roster.pis()
+
+    def verified(self, message: dict[str, Any]) -> bool:  # posted by one of this house's Pis
+        return self.roster.verified(message)
 
     # ---- lifecycle ---------------------------------------------------------
     def connect(self) -> None:
@@ -211,11 +205,14 @@ class Bot:
         self.user_id, self.bot_id = auth["user_id"], auth.get("bot_id") or ""
         self.channel_id, self.channel_name = self._find_channel(self.config.slack.channel)
         self.authors.serve(self.channel_id, self.user_id)
-        self.mq = make_lock(self.config, self.channel_id)  # its own client, Slack's clock
+        self.roster.serve(self.channel_id, self.user_id)
+        self.mq = make_lock(self.config, self.channel_id,  # its own client, Slack's clock
+                            trusted=self.roster.maybe_pi)  # only Pis' markers count
         configured = (self.config.preferred_window or PREFERRED_WINDOW
                       if self.config.preferred_claims else 0.0)
         self.guard = Guard(self.mq, self.name, self.config.lease,
                            preferred=preferred_window(None, configured),
+                           members=lambda: list(self.roster.pis()),
                            on_restart=lambda e: self.request_restart(str(e), e.exit_code))
 
     def _find_channel(self, wanted: str) -> tuple[str, str]:
@@ -266,6 +263,7 @@ class Bot:
         self.scheduler.start()
         self.transport = Transport(self.web, self.config.slack.app_token, self.on_event,
                                    self.catch_up, spare_after=self.config.spare_connection)
+        self.roster.start()  # who the other Pis are (before catch-up), this Pi's own board
         self.transport.start()
         log.info("%s ready: #%s as %s; plugins: %s", self.name, self.channel_name, self.user_id,
                  ", ".join(p.plugin_name() for p in self.plugins))
@@ -343,7 +341,9 @@ class Bot:
                 item = data.get("item") or {}
                 ts = (item.get("message") or {}).get("ts") or item.get("ts")
                 if data.get("channel_id", item.get("channel")) == self.channel_id and ts:
-                    if event.type == "pin_added":
+                    if event.type == "pin_added" and not self.roster.maybe_pi(data.get("user")):
+                        self.guard.outsider_pin(ts, data.get("user"))  # never a claim
+                    elif event.type == "pin_added":
                         self.guard.pin_added(ts, data.get("user"), self._is_turn(item))
                     else:
                         self.guard.pin_removed(ts)
@@ -379,6 +379,8 @@ class Bot:
             self.last_seen_ts = ts
         if not self.seen.first_time(ts):
             return
+        if (message.get("metadata") or {}).get("event_type") == BOARD_EVENT:
+            return self.roster.on_board(message)  # a Pi's board: verified, then known
         author = self.authors.author(message)
         if author is None:
             return
@@ -390,10 +392,11 @@ class Bot:
         age = self.mq.clock.now() - float(ts)  # Slack's clock: this Pi's may be off
         # Finished while this Pi was away: nothing to do and no call spent. (A broadcast or
         # sequential command is finished only for the Pis whose own marker it carries.)
+        cmd.reactions = self.roster.only_pis(cmd.reactions)  # others' marks mean nothing
         finished = source == "history" and _has_outcome(cmd.reactions)
         if not self.authors.authorized(author):
-            if not finished:
-                self._exclusive_answer(cmd, "refused", lambda: self._refuse(cmd))
+            if source == "live":
+                self._refuse(cmd)
             return
         found = self._match(cmd.text)
         if found is None and finished:
@@ -405,8 +408,7 @@ class Bot:
             return
         plugin, spec, match = found
         if spec.admin and not finished and not self.config.may_administer(author):
-            why = NOT_AN_ADMIN.format(spec.name)
-            return self._exclusive_answer(cmd, "refused", lambda: self._refuse(cmd, why))
+            return self._refuse(cmd, NOT_AN_ADMIN.format(spec.name)) if source == "live" else None
         if finished and spec.mode in ("broadcast", "sequential"):
             finished = _has_outcome(cmd.reactions, self.user_id)  # this Pi's own turn
         elif spec.mode == "broadcast" and source != "history" and float(ts) < self.started_at:
@@ -554,10 +556,8 @@ class Bot:
 
     # ---- answers the core gives itself -----------------------------------
     def _refuse(self, cmd: Command, why: str = NOT_A_USER) -> None:
-        log.warning("%s %s refused %r from unauthorized user %s", self.name, cmd.ts, cmd.quote,
-                    cmd.user)
-        self.web.chat_postEphemeral(channel=self.channel_id, user=cmd.user,
-                                    text=f"Sorry, {why}")
+        """One Pi refuses, with no pin and no marker (troupe.refusals)."""
+        self.refusals.refuse(self.channel_id, cmd.ts, cmd.user, f"Sorry, {why}", cmd.quote)
 
     def _unknown(self, cmd: Command) -> None:
         text = unknown_answer(cmd.text, [spec for _, spec in self.commands])
@@ -569,12 +569,12 @@ class Bot:
 
     def _report_interrupted(self, cmd: Command, holder: str | None) -> None:
         who = f"<@{holder}>" if holder else "another Pi"
+        text = (f"{who} stopped answering while running `{escape(cmd.quote)}`. It may or may "
+                f"not have happened; not running it again. Check, and ask again if needed.")
         self.web.chat_postMessage(
-            channel=self.channel_id, thread_ts=cmd.ts,
-            text=f"{who} stopped answering while running `{escape(cmd.quote)}`. It may or may not "
-                 f"have happened; not running it again. Check, and ask again if needed.",
-            metadata={"event_type": REPLY_EVENT,
-                      "event_payload": {"command_ts": cmd.ts, "host": self.name}})
+            channel=self.channel_id, thread_ts=cmd.ts, text=text,
+            metadata=self.seal.metadata(REPLY_EVENT, text,
+                                        {"command_ts": cmd.ts, "host": self.name}))
 
     def _nobody_can(self, cmd: Command, plugin: Plugin, spec: CommandSpec, match: Match) -> bool:
         if self.target not in (None, self.name):

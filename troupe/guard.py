@@ -50,13 +50,14 @@ SUSPECT_FOR = 600.0  # a Pi that did not claim when it was first in line is skip
 IN_LINE = 2  # the k-th Pi waits min(k, IN_LINE) windows: the 3rd and later claim together
 
 
-def make_lock(config: Config, channel_id: str) -> SlackMQ:
+def make_lock(config: Config, channel_id: str,
+              trusted: Callable[[str], bool] | None = None) -> SlackMQ:
     """The lock this Pi claims commands with: its own client without slack_sdk's retries
     (slackmq retries itself and sees every unclear answer), this Pi's clock (troupe.clock)
     and Slack's, learnt from its first answer; a Pi more than a minute off Slack's clock
     says so in its log (and in `status`)."""
     mq = SlackMQ(client=make_web_client(config, retries=False), channel=channel_id,
-                 lease=config.lease, clock=local_now, name=config.host_name)
+                 lease=config.lease, clock=local_now, name=config.host_name, trusted=trusted)
     log.debug("%s is %s on Slack", config.host_name, mq.user_id)  # one auth.test: its Date
     problem = describe_offset(mq.clock.offset())
     if problem:
@@ -92,8 +93,9 @@ class Ranking:
     Pis that disagree about the order only cost an extra pins.add: the pin decides.
     """
 
-    def __init__(self, client, channel: str, me: Callable[[], str]):
-        self.client, self.channel, self._me = client, channel, me
+    def __init__(self, client, channel: str, me: Callable[[], str],
+                 members: Callable[[], list[str]] | None = None):  # the Pis (troupe.federation)
+        self.client, self.channel, self._me, self._given = client, channel, me, members
         self._members: list[str] = []
         self._read_at = float("-inf")
         self._is_bot: dict[str, bool] = {}
@@ -147,6 +149,8 @@ class Ranking:
                 self._suspects.pop(user, None)
 
     def _bots(self) -> list[str]:
+        if self._given is not None:
+            return self._given()
         if time.monotonic() - self._read_at < MEMBERS_TTL:
             return self._members
         members, cursor = [], None
@@ -196,7 +200,8 @@ class _Watch:
 class Guard:
     def __init__(self, mq: SlackMQ, host: str, lease: float, *,
                  preferred: float | None = None,
-                 on_restart: Callable[[RestartRequested], None] | None = None):
+                 on_restart: Callable[[RestartRequested], None] | None = None,
+                 members: Callable[[], list[str]] | None = None):
         """`preferred`: the window of preferred claims in seconds (0: off; None: from
         the environment, TROUPE_PREFERRED_CLAIMS). `on_restart`: called when a handler
         run by the guard's own threads (a takeover, a turn that came free, a claim after
@@ -206,7 +211,8 @@ class Guard:
         self.lease = lease
         self.on_restart = on_restart
         self.window = preferred_window() if preferred is None else preferred
-        self.ranking = Ranking(mq.client, mq.channel, lambda: mq.user_id)
+        self.ranking = Ranking(mq.client, mq.channel, lambda: mq.user_id, members)
+        self._outsiders: dict[str, str] = {}  # ts -> who pinned it, not a Pi
         self._pins_seen: OrderedDict[str, str] = OrderedDict()  # ts -> "added" | "removed"
         self._claim_times: deque[tuple[float, float]] = deque(maxlen=200)  # (when, seconds)
         self._claiming: dict[object, float] = {}  # claims in progress: when they started
@@ -400,9 +406,36 @@ class Guard:
                     self.ranking.suspect(watch.ahead[:late])
                 self._watches[ts] = _Watch(job, "takeover", self._stale_at(job))
 
+    def first_in_line(self, ts: str) -> bool:
+        """Whether this Pi is the first of the Pis in the claiming order of `ts`."""
+        return self.ranking.order(ts)[0] == self.mq.user_id
+
+    def outsider_pin(self, ts: str, user: str | None) -> None:
+        """Someone not a Pi pinned `ts`: never a claim. The first Pi in line removes the pin
+        (one pins.remove); its removal frees the command for the Pis to claim as usual."""
+        with self._lock:
+            self._outsiders[ts] = user or "?"
+            self._outsiders.pop(next(iter(self._outsiders))) if len(self._outsiders) > 200 else 0
+        if self.first_in_line(ts):
+            self._remove_outsider_pin(ts)
+
+    def _remove_outsider_pin(self, ts: str) -> None:
+        log.warning("%s %s: pinned by %s, not a Pi; unpinning", self.host, ts,
+                    self._outsiders.get(ts))
+        try:
+            self.mq.client.pins_remove(channel=self.mq.channel, timestamp=ts)
+        except Exception as e:  # noqa: BLE001 - no_pin: removed already; else the lease decides
+            log.info("%s %s: could not remove the outsider's pin: %s", self.host, ts, e)
+
     def pin_removed(self, ts: str) -> None:
         self.ranking.back(ts)
         with self._lock:
+            if self._outsiders.pop(ts, None) is not None:  # an outsider's pin went: claim now
+                watch = self._watches.get(ts)
+                if watch and watch.kind == "takeover":
+                    self._watches[ts] = _Watch(watch.job, "retry", 0.0)
+                    self._wake.set()
+                return
             self._seen_pin(ts, "removed")
             watch = self._watches.get(ts)
             if not watch:
@@ -532,6 +565,10 @@ class Guard:
                 job.report_interrupted(holder.user_id)
 
     def _take_over(self, job: Job) -> None:
+        if job.ts in self._outsiders:  # the first Pi in line did not remove it: this one does
+            self._remove_outsider_pin(job.ts)
+            self._arm(job, "retry", time.time() + RETRY_TRANSIENT_EVERY)
+            return
         try:
             claim = self._mq(job).take_over(job.ts, idempotent=job.idempotent)
         except SlackMQError as e:

@@ -68,7 +68,7 @@ def mask(value: object) -> object:
 
 def _is_slack_secret(name: str, value: str) -> bool:
     upper = name.upper()
-    if upper in SLACK_TOKEN_VARS:
+    if upper in SLACK_TOKEN_VARS or upper == "TROUPE_FEDERATION_SECRET":
         return True
     if "SLACK" in upper and any(w in upper for w in ("TOKEN", "SECRET", "SIGNING")):
         return True

@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+from troupe.federation import new_secret
+
 T = TypeVar("T")
 
 
@@ -113,6 +115,7 @@ class Federation:
         self.gpio_dir = tempfile.mkdtemp(prefix="troupe-gpio-") if gpio else None
         self.ws = SlackWorkspace(apps=hosts + extra_apps, rate_limits=rate_limits,
                                  **workspace_kwargs)
+        self.secret = new_secret()  # the house's federation secret (troupe.federation)
         self.procs: dict[str, subprocess.Popen] = {}
         self._logs: dict[str, Any] = {}
         self._started = False
@@ -137,6 +140,7 @@ class Federation:
                       "channel": self.ws.info["channel"]["name"], "api_url": self.ws.api_url},
             "host": {"name": name, "state_dir": str(self.workdir / "state")},
             "auth": {"users": [self.ws.user["id"]]},
+            "federation": {"secret": self.secret},
             "troupe": {"lease": 5, "no_taker_wait": 2},
         }
         if self.plugins is not None or self.plugin_paths:

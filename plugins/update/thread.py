@@ -11,8 +11,9 @@ Every post of the update plugin is an answer (metadata `troupe_reply`,
 - ``summary``: every Pi is accounted for.
 
 The core's own "<@U…> stopped answering while running …" (a turn freed after
-the lease) counts that Pi as accounted for: the summary names it. Only bot
-posts are read, so nobody steers a rollout by typing in its thread.
+the lease) counts that Pi as accounted for: the summary names it. Only posts
+with a valid federation proof are read (troupe.federation), so neither a person
+typing in the thread nor another app in the channel steers a rollout.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def post(host: Any, thread_ts: str, text: str, kind: str, *, command_ts: str | N
                **fields}
     response = host.web.chat_postMessage(
         channel=host.channel_id, thread_ts=thread_ts, text=text,
-        metadata={"event_type": REPLY_EVENT, "event_payload": payload})
+        metadata=host.seal.metadata(REPLY_EVENT, text, payload))  # proof: troupe.federation
     return response.get("ts")
 
 
@@ -68,6 +69,8 @@ def read(host: Any, thread_ts: str, command_ts: str | None = None) -> Thread:
     for message in _replies(host, thread_ts):
         if not message.get("bot_id") or message.get("ts") in (thread_ts, command_ts):
             continue
+        if not host.verified(message):
+            continue  # not proven to be one of this house's Pis: it steers nothing
         payload = (message.get("metadata") or {}).get("event_payload") or {}
         about = payload.get("command_ts")
         found = INTERRUPTED.match(message.get("text", ""))
@@ -92,21 +95,8 @@ def read(host: Any, thread_ts: str, command_ts: str | None = None) -> Thread:
 
 
 def pis(host: Any) -> dict[str, str]:
-    """The Pis of the federation (the bots in the channel): user id -> name."""
-    members: list[str] = []
-    cursor = None
-    while True:
-        page = host.web.conversations_members(channel=host.channel_id, limit=500, cursor=cursor)
-        members += page.get("members", [])
-        cursor = (page.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            break
-    out = {}
-    for user in members:
-        info = host.web.users_info(user=user).get("user") or {}
-        if info.get("is_bot") and not info.get("deleted"):
-            out[user] = info.get("name") or user
-    return out
+    """The Pis of the federation (the house's proven Pis, not any bot): user id -> name."""
+    return host.pis()
 
 
 def summary(thread: Thread, members: dict[str, str], total: float, what: str) -> str | None:

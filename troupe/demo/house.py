@@ -12,6 +12,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from troupe.federation import new_secret
+
 HUE_LIGHTS = ("Dining", "Lounge", "Bedroom")
 HUE_GROUPS = {"Downstairs": ("Dining", "Lounge")}
 LEASE_S = 6  # a killed Pi's claim is taken over this long after it pinned
@@ -87,6 +89,7 @@ class House:
     hosts: int
     plugins: list[str] = field(default_factory=list)
     workdir: Path = Path(".")
+    secret: str = field(default_factory=new_secret)  # the demo house's federation secret
 
     @classmethod
     def detect(cls, hosts: int, workdir: Path) -> House:
@@ -143,6 +146,7 @@ class House:
                       "channel": slack["channel"]["name"], "api_url": slack["api_url"]},
             "host": {"name": name, "state_dir": str(self.workdir / "state")},
             "auth": {"users": [slack["user"]["id"]]},
+            "federation": {"secret": self.secret},
             "troupe": {"lease": LEASE_S, "no_taker_wait": NO_TAKER_WAIT_S},
             "plugins": {"enabled": [p for p in self.plugins
                                     if p != "scenes" or "lights" in self.plugins]},

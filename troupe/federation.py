@@ -1,0 +1,326 @@
+"""Who speaks for the federation: the proof on the Pis' messages, their boards, the roster.
+
+Every Pi of a house reads the same federation secret (``TROUPE_FEDERATION_SECRET`` or
+``[federation] secret``). Each message a Pi posts with metadata carries in its
+``event_payload`` a ``proof``: an HMAC-SHA256 over the channel, the posting bot's user
+id, the event type, the text, the payload's other fields and an issued-at time. Slack
+authenticates the poster's user id, so a copy of a Pi's message posted by another app
+fails the proof; a proof issued more than ``max_age`` from the message's own ts (Slack's
+clock) is refused too.
+
+Live events carry no ``event_payload`` on Slack: proofs are checked where the payload is
+read (a command re-read with ``include_all_metadata``, a thread read, a board).
+
+The roster: a user id is a Pi once one of its messages proved it. Each Pi keeps one
+message of its own, its board (event type ``troupe_board``), so that an idle Pi is known
+too: posted at start only when the others cannot find it (it is remembered in the state
+folder), edited in place later (``Board.update(devices=...)``). A Pi reads the boards at
+start (history, paged, bounded) and verifies every board posted later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from troupe.authors import read_message
+from troupe.files import write_atomic
+from troupe.text import unescape
+
+log = logging.getLogger("troupe.federation")
+
+SECRET_ENV = "TROUPE_FEDERATION_SECRET"
+SECRET_MIN = 16  # characters
+PROOF = "proof"  # the event_payload field holding "<issued at>:<hex hmac>"
+BOARD_EVENT = "troupe_board"
+BOARD_PAGES = 5  # history pages of 200 read at start looking for boards
+GATHER_POLL = 0.25  # seconds between looks at a thread while gathering answers
+RECHECK_EVERY = 60.0  # s: an unknown bot's pin or reaction re-reads the newest page this often
+
+
+def new_secret() -> str:
+    """A fresh random federation secret (`troupe secret`): 256 bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+class Seal:
+    """Signs and verifies the metadata of the Pis' messages in one channel."""
+
+    def __init__(self, secret: str, max_age: float = 300.0):
+        self._key = secret.encode()
+        self.channel = ""
+        self.user_id = ""
+        self.max_age = max_age
+        self._warned: set[str] = set()
+
+    def serve(self, channel: str, user_id: str) -> None:
+        self.channel, self.user_id = channel, user_id
+
+    def _mac(self, channel: str, poster: str, event_type: str, text: str,
+             payload: dict[str, Any], issued: int) -> str:
+        fields = {k: v for k, v in payload.items() if k != PROOF}
+        body = json.dumps([1, channel, poster, event_type, text, fields, issued],
+                          sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()
+
+    def metadata(self, event_type: str, text: str, payload: dict[str, Any], *,
+                 at: float | None = None) -> dict[str, Any]:
+        """Metadata for a message this Pi posts with `text` (as sent): the payload with its
+        proof. `at`: when it will be posted (a scheduled message), else now."""
+        issued = int(time.time() if at is None else at)
+        mac = self._mac(self.channel, self.user_id, event_type, text, payload, issued)
+        return {"event_type": event_type,
+                "event_payload": {**payload, PROOF: f"{issued}:{mac}"}}
+
+    def verify(self, message: dict[str, Any]) -> bool:
+        """Whether `message` (as history holds it, with its full metadata) was posted by a Pi
+        of this house: its proof matches its poster, channel, type, text and fields."""
+        metadata = message.get("metadata") or {}
+        payload = metadata.get("event_payload")
+        poster = message.get("user") or ""
+        ok = False
+        if isinstance(payload, dict) and isinstance(payload.get(PROOF), str):
+            issued, _, mac = payload[PROOF].partition(":")
+            try:
+                fresh = abs(float(message.get("ts", 0)) - int(issued)) <= self.max_age + 5
+                want = self._mac(self.channel, poster, str(metadata.get("event_type", "")),
+                                 str(message.get("text", "")), payload, int(issued))
+                ok = fresh and hmac.compare_digest(want, mac)
+            except (TypeError, ValueError):
+                ok = False
+        if not ok and poster not in self._warned:  # once per poster: a stranger may flood
+            self._warned.add(poster)
+            log.debug("ignored a message from %s without a valid federation proof (%s)",
+                      poster, message.get("ts"))
+        return ok
+
+
+class Roster:
+    """Who is a Pi of this house (user id -> host name): proven by a verified message."""
+
+    def __init__(self, web: WebClient, seal: Seal, host: str, state_dir: str | Path):
+        self.web, self.seal, self.host = web, seal, host
+        self.channel = ""
+        self.user_id = ""
+        self._pis: dict[str, str] = {}
+        self._is_bot: dict[str, bool] = {}
+        self._rechecked: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self.board = Board(self, Path(state_dir) / f"{host}.board.json")
+
+    def serve(self, channel: str, user_id: str) -> None:
+        self.channel, self.user_id = channel, user_id
+        self.seal.serve(channel, user_id)
+        self.learn(user_id, self.host)
+
+    # ---- who is a Pi -------------------------------------------------------
+    def learn(self, user_id: str, host: str) -> None:
+        if user_id:
+            with self._lock:
+                if self._pis.get(user_id) != host:
+                    log.info("%s knows %s as the Pi %s", self.host, user_id, host)
+                self._pis[user_id] = host
+
+    def is_pi(self, user_id: str | None) -> bool:
+        with self._lock:
+            return bool(user_id) and user_id in self._pis
+
+    def pis(self) -> dict[str, str]:
+        """The Pis known: bot user id -> host name."""
+        with self._lock:
+            return dict(self._pis)
+
+    def only_pis(self, reactions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`reactions` (Slack's shape) with only the Pis' own: nobody else's mark counts."""
+        kept = [{**r, "users": [u for u in r.get("users", []) if self.maybe_pi(u)]}
+                for r in reactions]
+        return [r for r in kept if r["users"]]
+
+    def names(self) -> list[str]:
+        return sorted(set(self.pis().values()))
+
+    def verified(self, message: dict[str, Any]) -> bool:
+        """`message` (full metadata) is a Pi's: its proof holds; its poster joins the roster."""
+        if not self.seal.verify(message):
+            return False
+        payload = (message.get("metadata") or {}).get("event_payload") or {}
+        self.learn(message.get("user", ""), str(payload.get("host") or message.get("user")))
+        return True
+
+    def maybe_pi(self, user_id: str | None) -> bool:
+        """Whether `user_id` is a Pi, looking once more (the newest history page, at most once
+        a RECHECK_EVERY per user) when it is a bot not known yet: a Pi started since."""
+        if not user_id or self.is_pi(user_id):
+            return bool(user_id)
+        if not self._bot(user_id):
+            return False
+        now = time.monotonic()
+        with self._lock:
+            if now - self._rechecked.get(user_id, -RECHECK_EVERY) < RECHECK_EVERY:
+                return False
+            self._rechecked[user_id] = now
+        self.read_boards(pages=1)
+        return self.is_pi(user_id)
+
+    # ---- boards --------------------------------------------------------------
+    def start(self) -> None:
+        """At start: read the boards, then keep this Pi's own where the others find it."""
+        try:
+            self.board.publish(self.read_boards())
+        except SlackApiError as e:
+            log.warning("%s could not read or post the boards (%s); learning the Pis from "
+                        "their messages", self.host, e.response.get("error"))
+
+    def on_board(self, message: dict[str, Any]) -> None:
+        """A board posted live (no payload): read it again with its metadata and verify it."""
+        try:
+            stored = read_message(self.web, self.channel, message)
+        except SlackApiError as e:
+            log.warning("%s could not read the board %s (%s)", self.host, message.get("ts"),
+                        e.response.get("error"))
+            return
+        if stored is not None:
+            self.verified(stored)
+
+    def read_boards(self, pages: int = BOARD_PAGES) -> set[str]:
+        """Read boards from the newest history until every bot of the channel is resolved or
+        `pages` pages are read; the ts of the boards found."""
+        bots = self._bot_members()
+        found: set[str] = set()
+        cursor = None
+        for _ in range(pages):
+            page = self.web.conversations_history(channel=self.channel, limit=200, cursor=cursor,
+                                                  include_all_metadata=True)
+            for message in page.get("messages", []):
+                if ((message.get("metadata") or {}).get("event_type") == BOARD_EVENT
+                        and self.verified(message)):
+                    found.add(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor or set(bots) <= set(self.pis()):
+                break
+        return found
+
+    def _bot_members(self) -> list[str]:
+        members, cursor = [], None
+        while True:
+            page = self.web.conversations_members(channel=self.channel, limit=500, cursor=cursor)
+            members += page.get("members", [])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return [m for m in members if self._bot(m)]
+
+    def _bot(self, user_id: str) -> bool:
+        if user_id not in self._is_bot:
+            try:
+                info = self.web.users_info(user=user_id).get("user") or {}
+            except SlackApiError:
+                return False
+            self._is_bot[user_id] = bool(info.get("is_bot")) and not info.get("deleted")
+        return self._is_bot[user_id]
+
+
+def gather_answers(web: WebClient, channel: str, thread_ts: str, ask: str, hosts: set[str],
+                   wait: float, verified: Callable[[dict[str, Any]], bool],
+                   on_answer: Callable[[dict[str, str]], None] | None = None) -> dict[str, str]:
+    """The Pis' answers to the command `ask` in the thread `thread_ts` ({host: text}), read
+    until every one of `hosts` answered or `wait` seconds passed (Bot.gather). Only answers
+    with a valid proof count: no other app answers for a Pi."""
+    got: dict[str, str] = {}
+    deadline = time.monotonic() + wait
+    while True:
+        page = web.conversations_replies(channel=channel, ts=thread_ts, oldest=ask,
+                                         include_all_metadata=True, limit=200)
+        new = {}
+        for message in page.get("messages", []):
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            host = payload.get("host")
+            if (payload.get("command_ts") == ask and host in hosts and host not in got
+                    and verified(message)):
+                new[host] = unescape(message.get("text", ""))
+        if new:
+            got.update(new)
+            if on_answer:
+                on_answer(dict(got))
+        if set(got) >= set(hosts) or time.monotonic() > deadline:
+            return got
+        time.sleep(GATHER_POLL)  # polling the thread for answers, with a deadline
+
+
+class Board:
+    """This Pi's board: one message of its own that says it is a Pi of this house (and, for
+    who reads it, its devices' state: ``update(devices=...)``). Never pinned: pins are claims."""
+
+    def __init__(self, roster: Roster, path: Path):
+        self.roster, self.path = roster, path
+        self.fields: dict[str, Any] = {"host": roster.host, "devices": {}}
+        self._lock = threading.Lock()
+        self.ts = self._load()
+
+    def _load(self) -> str | None:
+        try:
+            ts = json.loads(self.path.read_text()).get("ts")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return ts if isinstance(ts, str) else None
+
+    def _text(self) -> str:
+        return (f"{self.roster.host}'s board: this Pi belongs to the house "
+                "(kept by Troupe; please leave it)")
+
+    def publish(self, found: set[str]) -> None:
+        """At start: edit the board the others can find (`found`: the boards read), else post
+        a new one (and delete the old one, if any)."""
+        with self._lock:
+            if self.ts in found and self._edit():
+                return
+            old, self.ts = self.ts, None
+            self._post()
+        if old:
+            try:
+                self.roster.web.chat_delete(channel=self.roster.channel, ts=old)
+            except SlackApiError:
+                pass  # gone already, or not ours to delete: the new board stands
+
+    def update(self, **fields: Any) -> None:
+        """Change the board's fields (e.g. ``devices={"dining": "on"}``) and edit it in place."""
+        with self._lock:
+            self.fields.update(fields)
+            if self.ts and not self._edit():
+                self._post()
+
+    def _metadata(self, text: str) -> dict[str, Any]:
+        return self.roster.seal.metadata(BOARD_EVENT, text, dict(self.fields))
+
+    def _edit(self) -> bool:
+        text = self._text()
+        try:
+            self.roster.web.chat_update(channel=self.roster.channel, ts=self.ts, text=text,
+                                        metadata=self._metadata(text))
+            return True
+        except SlackApiError as e:
+            log.info("%s could not edit its board %s (%s); posting a new one", self.roster.host,
+                     self.ts, e.response.get("error"))
+            return False
+
+    def _post(self) -> None:
+        text = self._text()
+        response = self.roster.web.chat_postMessage(channel=self.roster.channel, text=text,
+                                                    metadata=self._metadata(text))
+        self.ts = response.get("ts")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.path, json.dumps({"ts": self.ts}) + "\n")
+        except OSError as e:
+            log.warning("%s cannot remember its board in %s (%s): the next start posts another",
+                        self.roster.host, self.path, e.strerror or e)
