@@ -4,6 +4,7 @@
     python -m bench --quick         # tiny sizes, to check the harness (~1 min)
     python -m bench --only latency,lock --out /tmp/r.md
     python -m bench --only household --splice   # that section only, into bench/results.md
+    python -m bench --only flood --splice       # (household and flood can be spliced)
 
 Raw numbers go to artifacts/bench.json as well.
 """
@@ -20,11 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import household, latency, lock, process, report, rolling, takeover, throughput
+from . import flood, household, latency, lock, process, report, rolling, takeover, throughput
 from .common import ROOT, loadavg, machine, progress
 
 SECTIONS = ("lock", "latency", "preferred", "takeover", "throughput", "process", "rolling",
-            "household")
+            "household", "flood")
 
 
 def sizes(quick: bool) -> dict[str, Any]:
@@ -76,6 +77,8 @@ def run(sections: tuple[str, ...], quick: bool, seed: int, workdir: Path) -> dic
         out["rolling"] = rolling.run(workdir, hosts=s["rolling_hosts"])
     if "household" in sections:
         out["household"] = household.run(workdir, runs=s["household_runs"])
+    if "flood" in sections:
+        out["flood"] = flood.run(workdir, messages=30 if quick else 300)
     out["seconds"] = time.time() - started
     out["load_after"] = loadavg()
     return out
@@ -91,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plot", default=None, help="PNG path (default: beside --out)")
     ap.add_argument("--json", default=str(ROOT / "artifacts" / "bench.json"))
     ap.add_argument("--splice", action="store_true",
-                    help="write only the household section into --out, keeping the rest")
+                    help="write only the household and flood sections into --out, "
+                         "keeping the rest")
     ap.add_argument("--from-json", metavar="PATH",
                     help="measure nothing: rewrite the report from a saved run's numbers")
     args = ap.parse_args(argv)
@@ -111,8 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.splice and report.plot(results, plot):
         progress(f"wrote {plot}")
     if args.splice:
-        _write(out, report.splice(out.read_text() if out.exists() else "",
-                                  report.household_section(results)))
+        text = out.read_text() if out.exists() else ""
+        for section in (report.household_section(results), report.flood_section(results)):
+            text = report.splice(text, section) if section else text
+        _write(out, text)
     else:
         _write(out, report.markdown(results, plot_name=plot.name))
     progress(f"wrote {out}" + ("" if args.from_json else

@@ -194,6 +194,21 @@ def household_section(res: dict[str, Any]) -> str:
     return text + _table(["command", "top level", "in threads"], rows) + "\n"
 
 
+def flood_section(res: dict[str, Any]) -> str:
+    f = res.get("flood")
+    if not f:
+        return ""
+    calls = ", ".join(f"{m} {n}" for m, n in sorted(f["calls"].items()))
+    return ("## Flood: an outsider's messages do not starve the house\n\n"
+            f"{f['hosts']} Pis, Slack's real rate limits (the emulator's buckets), "
+            f"{f['latency_ms']} ms added to every Web API call. A person outside `[auth] users` "
+            f"posts {f['messages']} commands, then an authorized person asks `toggle dining "
+            f"light` (Hue): answered **{f['answer_s']:.2f} s** after the message (the bridge "
+            f"switched at {f['write_s']:.2f} s; issue 12's target: within 5 s; before: "
+            "\"expired\" after 324 s). Web API calls of all the Pis from the flood's first "
+            f"message to that answer, the toggle's own included: {calls}.\n\n")
+
+
 def process_section(res: dict[str, Any]) -> str:
     rows = res.get("process") or []
     if not rows:
@@ -332,7 +347,7 @@ def markdown(res: dict[str, Any], plot_name: str = "latency.png") -> str:
     parts = [header(res), findings(res), latency_section(res, plot_name), calls_section(res),
              preferred_section(res), lock_section(res), throughput_section(res),
              takeover_section(res), rolling_section(res), process_section(res),
-             household_section(res)]
+             household_section(res), flood_section(res)]
     notes = Path(__file__).with_name("notes.md")
     if notes.exists():
         parts.append(notes.read_text())
