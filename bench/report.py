@@ -188,8 +188,8 @@ def household_section(res: dict[str, Any]) -> str:
             "(median; runs: " + ", ".join(f"{x:.2f}" for x in li["seconds"])
             + f" s); bot messages per run: {msgs(li['messages'])}.\n\n"
             "Bot messages per human command, every built-in command once (the same house: "
-            "scenes, lights, sensors, schedules; `update` and `rollback`: the rolling update "
-            "above):\n\n")
+            "scenes, lights, sensors, schedules; not `update` and `rollback`, which need "
+            "release roots: the rolling update above times them):\n\n")
     rows = [[f"`{r['command']}`", r["top"], r["threads"]] for r in h["noise"]]
     return text + _table(["command", "top level", "in threads"], rows) + "\n"
 
