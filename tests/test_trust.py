@@ -88,3 +88,17 @@ def test_three_hundred_outsider_messages_cost_a_few_calls(tmp_path: Path):
             assert not calls.get("pins.add", 0) > 1  # only the authorized toggle's claim
             assert not calls.get("reactions.add", 0) > 1
         assert runs(log) == {1000: 1}
+
+
+def test_an_edited_message_is_fresh_by_its_last_edit():
+    """A board (or a scene's answer) edited long after it was posted is signed anew: its
+    freshness is measured from Slack's time of the edit, which only its poster can make."""
+    seal = Seal("a-secret-every-pi-of-the-house-shares", max_age=300)
+    seal.serve("C1", "UPI")
+    text = "pi-1's board"
+    message = {"ts": "1000.000100", "user": "UPI", "text": text,
+               "metadata": seal.metadata("troupe_board", text, {"host": "pi-1"}, at=5000)}
+    assert not seal.verify(message)  # signed an hour after the message's ts: stale
+    assert seal.verify({**message, "edited": {"user": "UPI", "ts": "5000.000200"}})
+    assert not seal.verify({**message, "user": "USTRANGER",
+                            "edited": {"user": "USTRANGER", "ts": "5000.000200"}})

@@ -6,7 +6,7 @@ Every Pi of a house reads the same federation secret (``TROUPE_FEDERATION_SECRET
 id, the event type, the text, the payload's other fields and an issued-at time. Slack
 authenticates the poster's user id, so a copy of a Pi's message posted by another app
 fails the proof; a proof issued more than ``max_age`` from the message's own ts (Slack's
-clock) is refused too.
+clock; for an edited message, the time of its last edit) is refused too.
 
 Live events carry no ``event_payload`` on Slack: proofs are checked where the payload is
 read (a command re-read with ``include_all_metadata``, a thread read, a board).
@@ -28,6 +28,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,10 @@ class Seal:
         if isinstance(payload, dict) and isinstance(payload.get(PROOF), str):
             issued, _, mac = payload[PROOF].partition(":")
             try:
-                fresh = abs(float(message.get("ts", 0)) - int(issued)) <= self.max_age + 5
+                # An edit (a board, a scene's answer) is signed anew: Slack's time of the
+                # last edit, which only the poster can make, is the message's own time.
+                when = (message.get("edited") or {}).get("ts") or message.get("ts", 0)
+                fresh = abs(float(when) - int(issued)) <= self.max_age + 5
                 want = self._mac(self.channel, poster, str(metadata.get("event_type", "")),
                                  str(message.get("text", "")), payload, int(issued))
                 ok = fresh and hmac.compare_digest(want, mac)
@@ -116,6 +120,7 @@ class Roster:
         self._pis: dict[str, str] = {}
         self._is_bot: dict[str, bool] = {}
         self._rechecked: dict[str, float] = {}
+        self._boards: dict[str, str] = {}  # user id -> the ts of its newest board seen
         self._lock = threading.Lock()
         self.board = Board(self, Path(state_dir) / f"{host}.board.json")
 
@@ -191,7 +196,7 @@ class Roster:
                         e.response.get("error"))
             return
         if stored is not None:
-            self.verified(stored)
+            self._board_seen(stored)
 
     def read_boards(self, pages: int = BOARD_PAGES) -> set[str]:
         """Read boards from the newest history until every bot of the channel is resolved or
@@ -204,12 +209,41 @@ class Roster:
                                                   include_all_metadata=True)
             for message in page.get("messages", []):
                 if ((message.get("metadata") or {}).get("event_type") == BOARD_EVENT
-                        and self.verified(message)):
+                        and self._board_seen(message)):
                     found.add(message["ts"])
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor or set(bots) <= set(self.pis()):
                 break
         return found
+
+    def _board_seen(self, message: dict[str, Any]) -> bool:
+        """A board read with its metadata: verified, its Pi known, its ts kept for boards()."""
+        if not self.verified(message):
+            return False
+        with self._lock:
+            user = message.get("user", "")
+            if float(message["ts"]) > float(self._boards.get(user, "0")):
+                self._boards[user] = message["ts"]
+        return True
+
+    def boards(self) -> dict[str, dict[str, Any]]:
+        """The other Pis' boards as they are now, {host: fields}: each read once, all at the
+        same time, and verified. A board not found or not readable is left out."""
+        with self._lock:
+            wanted = [ts for user, ts in self._boards.items() if user != self.user_id]
+
+        def read(ts: str) -> dict[str, Any] | None:
+            try:
+                return read_message(self.web, self.channel, {"ts": ts})
+            except SlackApiError as e:
+                log.warning("%s could not read the board %s (%s)", self.host, ts,
+                            e.response.get("error"))
+                return None
+
+        with ThreadPoolExecutor(max(1, len(wanted)), thread_name_prefix="boards") as pool:
+            found = [m for m in pool.map(read, wanted) if m and self.seal.verify(m)]
+        return {str(fields.get("host")): fields for fields in (
+            (m.get("metadata") or {}).get("event_payload") or {} for m in found)}
 
     def _bot_members(self) -> list[str]:
         members, cursor = [], None
