@@ -8,10 +8,14 @@ finish = ``reactions.add`` (the outcome marker) and only then ``pins.remove``.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
-from .channel import Channel, Holder, PinTest
+from .channel import PIN_CLOCK_GRAIN, Channel, Holder, PinTest
+from .election import by, elect, replies_of
 from .errors import SlackMQError
+
+log = logging.getLogger("slackmq")
 
 Status = Literal["won", "lost", "done"]
 
@@ -78,6 +82,10 @@ class Claim:
         self._holds = pin  # which pin this claim holds: the only one its release may remove
         self._released = status != "won"
         self._on_release: list[Any] = []
+        # When the claim was won, on Slack's clock: one held past the lease may have been
+        # taken over, so its finish looks before it marks and unpins.
+        self._started = mq.clock.now() if status == "won" else None
+        self.superseded = False  # taken over while still held: finished without a marker
 
     @property
     def won(self) -> bool:
@@ -120,10 +128,41 @@ class Claim:
             if self.status == "won":
                 return  # already finished: idempotent
             raise SlackMQError(f"cannot mark {self.ts} {outcome}: this claim is {self.status}")
+        late = self._late()
+        if late == "taken" and self._user is None:
+            log.warning("%s %s: taken over while still held (past the lease): no %s marker,"
+                        " no unpin", self.mq.name, self.ts, outcome)
+            self.superseded = True
+            self._let_go()
+            return
         name = {v: k for k, v in self.mq.markers.names().items()}[outcome]
         self.calls += self.mq._call("reactions.add", name=name, timestamp=self.ts)
         self.outcome = outcome
-        self.release()
+        if late:  # the pin is no longer this claim's (a taker's, or the next turn's)
+            self._let_go()
+        else:
+            self.release()
+
+    def _late(self) -> str | None:
+        """For a claim held past its lease: ``taken`` (a taker won it from us, or finished
+        it), ``gone`` (our pin is gone: mark, but do not unpin), else None. Free (no call)
+        for a claim finished within the lease."""
+        mq = self.mq
+        if self._started is None or mq.clock.now() - self._started < mq.lease - PIN_CLOCK_GRAIN:
+            return None
+        h = mq.holder(self.ts)
+        self.calls += 1
+        if h is None or not (self._holds or mq._by_me)(h):
+            if self._user is None:
+                reactions, n = mq._reactions(self.ts)
+                self.calls += n
+                if mq.markers.outcome_of(reactions) is not None:
+                    return "taken"  # a taker finished it (reported it interrupted)
+            return "gone"
+        replies, n = replies_of(mq, self.ts)
+        self.calls += n
+        winner = elect(replies, h, mq.lease)
+        return "taken" if winner is not None and by(replies, winner) != mq.user_id else None
 
     def release(self) -> None:
         """Unpin (after the outcome marker, if one was recorded). No-op unless won."""
@@ -132,6 +171,9 @@ class Claim:
         keep = self.outcome is not None and self._user is None and self.mq._keep(self.ts)
         if not keep:  # retain mode keeps a finished message pinned: late claims lose at once
             self.calls += self.mq._unpin(self.ts, self._holds)
+        self._let_go()
+
+    def _let_go(self) -> None:
         self._released = True
         self.mq._forget(self.ts, self.outcome if self._user is None else None)
         for cb in self._on_release:

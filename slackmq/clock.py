@@ -54,9 +54,11 @@ class SlackClock:
             return lo, hi
 
     def offset(self) -> float | None:
-        """Slack's time minus local time (the middle of the bounds), or None if unknown."""
+        """Slack's time minus local time, or None if unknown: the value nearest zero that
+        the bounds allow, so a clock in step with Slack's (NTP) is used as it is, to the
+        millisecond, and one off by minutes is corrected to within the bounds (~1 s)."""
         b = self.bounds()
-        return None if b is None else (b[0] + b[1]) / 2
+        return None if b is None else min(max(0.0, b[0]), b[1])
 
     def now(self) -> float:
         """The time now on Slack's clock (the local clock until Slack has answered once)."""

@@ -25,9 +25,9 @@ from collections.abc import Iterator
 from . import takeover
 from .channel import PIN_CLOCK_GRAIN, Channel, Holder
 from .claim import Claim, Status, claim_message
+from .election import TAKEOVER_TAG, elect
 from .markers import Markers
 from .sequence import Sequence
-from .takeover import TAKEOVER_TAG, elect
 
 __all__ = [
     "PIN_CLOCK_GRAIN",
