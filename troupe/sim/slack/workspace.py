@@ -213,8 +213,9 @@ class SlackWorkspace:
 
         The other types are ``ephemeral`` and the apps' ``app_connected``,
         ``app_disconnected`` (with ``app``, ``connections``), ``app_refreshed``
-        (with ``app``, ``connection``), ``app_cut_off`` and ``app_restored``. Pass ``types`` (e.g. ``CHANNEL_EVENTS``) to get
-        only those. May be called before ``start()``.
+        (with ``app``, ``connection``), ``app_cut_off`` and ``app_restored``.
+        Pass ``types`` (e.g. ``CHANNEL_EVENTS``) to get only those. May be called
+        before ``start()``.
 
         ``fn`` runs on the emulator's loop, synchronously, as the change is
         made, before the API call that made it answers (its Socket Mode
