@@ -255,6 +255,16 @@ def test_username_line_is_replaced_or_added_inside_the_hue_table():
 
 # ---- several Pis ----------------------------------------------------------------------------
 
+def since(text: str) -> str:
+    """An answer with its boards' times (`since 12:01`) as `since T`."""
+    return re.sub(r"since \d\d:\d\d", "since T", text)
+
+
+def relay(name: str, state: str, host: str, answered_by: str) -> str:
+    """A relay's line in `lights`: read from its pin by its own Pi, else from its board."""
+    return f"- {name}: {state} (GPIO 17 on {host}{'' if host == answered_by else ', since T'})"
+
+
 HOUSE = {"dining": {"hue": "Dining"}, "porch": {"gpio": 17, "host": "pi-2"},
          "shed": {"gpio": 17, "host": "pi-3", "active_high": False}}
 
@@ -304,10 +314,13 @@ def test_three_pis_toggle_once_switch_the_right_pin_and_list_every_light(tmp_pat
 
         ts = fed.say("lights")
         answer = fed.wait_for_answer(ts)
-        assert answer["text"].splitlines() == [
-            "Lights:", "- dining: on at 100% (Hue)", "- porch: on (GPIO 17 on pi-2)",
-            "- shed: off (GPIO 17 on pi-3)"]
-        assert [m["ts"] for m in fed.answers_to(ts)] == [answer["ts"]]
+        # The relays of the other Pis come from their boards: one read, no broadcast.
+        by = fed.host_of(answer)
+        assert since(answer["text"]).splitlines() == [
+            "Lights:", "- dining: on at 100% (Hue)", relay("porch", "on", "pi-2", by),
+            relay("shed", "off", "pi-3", by)]
+        wait_for(lambda: not fed.ws.pins(), 10, "the claim to be released")
+        assert fed.bot_messages(after=ts) == [answer]  # nothing else: no ask, no replies
         assert answer.get("thread_ts") is None  # the one answer is in the channel
 
         assert house.ask("switch attic on")["text"] == (
@@ -340,9 +353,11 @@ def test_offline_pis_are_named_and_the_switch_back_survives_its_pi(tmp_path, hue
         fed.kill("pi-3")
         assert house.ask("switch shed on")["text"] == (
             "Nobody ran `switch shed on`: the shed light is wired to pi-3, which did not answer.")
-        lines = house.ask("lights")["text"].splitlines()
-        assert lines[1:] == ["- dining: off (Hue)", "- porch: off (GPIO 17 on pi-2)",
-                             "- shed: unknown: pi-3 did not answer"]
+        asked = house.ask("lights")
+        lines = since(asked["text"]).splitlines()
+        # pi-3 is gone: its board still says what it last did with the shed, and since when.
+        assert lines[1:] == ["- dining: off (Hue)", relay("porch", "off", "pi-2", asked["by"]),
+                             relay("shed", "off", "pi-3", asked["by"])]
 
         answer = house.ask("switch dining on for 2 seconds")
         assert answer["text"].startswith("The dining light is on for 2 seconds: it switches off")

@@ -185,6 +185,14 @@ class Bot:
         return gather_answers(self.web, self.channel_id, thread_ts, ask, hosts, wait,
                               self.roster.verified, on_answer)
 
+    def board(self, **fields: Any) -> None:
+        """Put `fields` on this Pi's board (its one message, edited in place; federation.py)."""
+        self.roster.board.update(**fields)
+
+    def boards(self) -> dict[str, dict[str, Any]]:
+        """The other Pis' boards as they are now ({host: fields}), read at once."""
+        return self.roster.boards()
+
     def uptime(self) -> float:
         return time.time() - self.started_at
 

@@ -13,13 +13,15 @@
 Any Pi runs Hue lights (every Pi reaches the bridge); a GPIO light runs only
 on its Pi. `for N minutes` is scheduled with Slack, so the switch back happens
 even if the Pi that switched the light is gone by then. `lights` gives one
-answer: see `report.py` for how the state of other Pis' relays gets in.
+answer, from one read of the Pis' boards: each Pi puts its relays' state on its
+board (its one message, edited when a relay changes; troupe/federation.py).
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -33,7 +35,7 @@ from troupe.text import escape
 
 from .config import Light, read_settings
 from .hue import Hue, LightError, LightState
-from .report import REPORT_COMMAND, line, report_lines
+from .report import line
 
 MAX_SECONDS = 120 * 86400  # Slack schedules messages up to 120 days ahead
 SECONDS = {"minute": 60, "minutes": 60, "second": 1, "seconds": 1}
@@ -87,6 +89,8 @@ class Lights(Plugin):
         self.hue = Hue(hue["bridge"], hue["username"])
         self.outputs: dict[str, OutputDevice] = {}
         self.broken: dict[str, str] = {}
+        self._since: dict[str, float] = {}  # this Pi's relays: when each last changed
+        self._board_lock = threading.Lock()
 
     def start(self) -> None:
         for light in self.lights.values():
@@ -100,6 +104,29 @@ class Lights(Plugin):
                     self.broken[light.key] = f"{type(e).__name__}: {e}"
                     continue
                 self.outputs[light.key] = self.host.devices[light.name] = device
+        if any(light.host == self.host.name for light in self.lights.values()):
+            self._publish()
+
+    def _publish(self, changed: Light | None = None) -> None:
+        """Put this Pi's relays on its board (before the answer, so a `lights` typed after
+        it reads the new state). The newest state wins: computed under the lock."""
+        with self._board_lock:
+            if changed is not None:
+                self._since[changed.key] = time.time()
+            states = {}
+            for light in self.lights.values():
+                if light.host == self.host.name:
+                    try:
+                        state = "on" if self._output(light).value else "off"
+                    except LightError as e:
+                        state = f"unknown: {e}"
+                    states[light.key] = {"state": state, "since": round(
+                        self._since.setdefault(light.key, time.time()))}
+            try:
+                self.host.board(lights=states)
+            except Exception as e:  # noqa: BLE001 - the next change tries again
+                self.log.warning("%s could not put its lights on its board: %s",
+                                 self.host.name, e)
 
     def stop(self) -> None:
         for key, device in self.outputs.items():
@@ -146,6 +173,7 @@ class Lights(Plugin):
         else:
             self._output(light).toggle()
             on = bool(self._output(light).value)
+            self._publish(light)
         ctx.reply(f"The {light.name} light is {'on' if on else 'off'}.")
 
     @command("switch {light} [light] {state:on|off} "
@@ -197,20 +225,15 @@ class Lights(Plugin):
         lines = self._local_lines()
         remote = {light.host for light in self.lights.values()
                   if light.host not in (None, self.host.name)}
-        if remote:
-            answers = ctx.gather(REPORT_COMMAND, remote, wait=self._report_wait())
-            lines.update(report_lines(answers.values(), list(self.lights)))
+        boards = self.host.boards() if remote else {}  # one read of the other Pis' boards
         for key, light in self.lights.items():
-            lines.setdefault(key, line(light.name, f"unknown: {light.host} did not answer"))
+            if key not in lines:
+                said = (boards.get(light.host or "") or {}).get("lights", {}).get(key) or {}
+                since = time.strftime("%H:%M", time.localtime(said.get("since") or 0))
+                lines[key] = line(light.name, f"{said['state']} ({light.where}, since {since})"
+                                  if said.get("state") else
+                                  f"unknown: nothing from {light.host} on its board")
         ctx.reply("Lights:\n" + "\n".join(lines[key] for key in self.lights))
-
-    @command(REPORT_COMMAND, mode="broadcast", idempotent=True, internal=True)
-    def report(self, ctx: Context) -> None:
-        """Each Pi with GPIO lights says how they are (`lights` asks this of other Pis)."""
-        lines = [text for key, text in self._local_lines(hue=False).items()
-                 if self.lights[key].host == self.host.name]
-        if lines:
-            ctx.reply("\n".join(lines), thread=True)
 
     # ---- helpers -------------------------------------------------------------------
     def _output(self, light: Light) -> OutputDevice:
@@ -224,6 +247,7 @@ class Lights(Plugin):
             self.hue.set(light.hue, {"on": on})
         else:
             self._output(light).value = on
+            self._publish(light)
 
     def _local_lines(self, hue: bool = True) -> dict[str, str]:
         """Lines for the Hue lights (if `hue`) and this Pi's GPIO lights."""
@@ -247,7 +271,3 @@ class Lights(Plugin):
                 except LightError as e:
                     out[light.key] = line(light.name, f"unknown: {e}")
         return out
-
-    def _report_wait(self) -> float:
-        troupe = self.config.get("troupe", {})
-        return float(troupe.get("no_taker_wait", 3)) + 1.0
