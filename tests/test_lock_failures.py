@@ -60,3 +60,28 @@ def test_a_pi_whose_clock_is_six_minutes_fast_still_runs_commands_and_says_so(tm
         status = fed.wait_for_answer(ts)["text"]
         assert "clock is 6 min ahead of Slack's" in status, status
         assert "6 min ahead of Slack's" in fed.log("pi-1")
+
+
+def test_a_slow_holder_taken_over_leaves_one_report_and_no_second_marker(tmp_path):
+    """Case 9: a toggle held past the lease (the holder alive, slow). A taker reports it
+    once; every other Pi posts at most one takeover reply; when the holder finishes late it
+    adds no white_check_mark next to the taker's warning and removes no pin."""
+    fed, log = probe(tmp_path, 3)
+    with fed:
+        ts = fed.say("hold 1")
+        wait_for(lambda: runs(log, "start"), 20, "a Pi to start the command")
+        report = wait_for(lambda: [m for m in fed.bot_messages(thread_ts=ts)
+                                   if "may or may not have happened" in m["text"]],
+                          30, "a takeover report")
+        wait_for(lambda: "warning" in [r["name"] for r in fed.ws.reactions(ts)], 10,
+                 "the taker's warning")
+        Path(str(log) + ".release").touch()
+        wait_for(lambda: runs(log, "finish"), 20, "the slow holder to finish")
+        wait_for(lambda: [m for m in fed.answers_to(ts) if m["text"] == "held 1"],
+                 20, "the holder's answer")
+        assert runs(log, "start") == {1: 1}
+        assert [r["name"] for r in fed.ws.reactions(ts)] == ["warning"]
+        assert len(report) == 1
+        bids = collections.Counter(m.get("user") for m in fed.ws.messages(thread_ts=ts)
+                                   if m.get("text", "").startswith("slackmq-takeover"))
+        assert bids and max(bids.values()) == 1, bids
