@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import re
 from pathlib import Path
 
 import pytest
@@ -176,22 +177,34 @@ def test_door_opening_posts_from_the_door_pi(house):
     assert [house.host_of(m) for m in post] == ["pi-2"]
 
 
+def board(fed: Federation, host: str) -> dict:
+    """The fields of `host`'s board, as the channel holds it now."""
+    boards = [m for m in fed.ws.messages() if fed.host_of(m) == host
+              and (m.get("metadata") or {}).get("event_type") == "troupe_board"]
+    return (boards[-1]["metadata"].get("event_payload") or {}) if boards else {}
+
+
+def from_board(line: str) -> str:
+    return re.sub(r" \(read \d\d:\d\d:\d\d\)$", " (read T)", line)
+
+
 @pytest.mark.multihost
-def test_sensors_answers_once_with_readings_from_every_pi(house):
+def test_sensors_answers_once_from_the_boards(house):
+    """Each Pi keeps its readings on its board; `sensors` is one answer from one read of the
+    boards: no broadcast, no replies."""
     house.gpio("pi-2").drive(17, 0)  # door closed, whatever the test order
+    wait_for(lambda: "closed" in str(board(house, "pi-2").get("sensors", {}).get("front")), 10,
+             "pi-2's board to show the door closed")
     ts = house.say("sensors")
-    answer = wait_for(lambda: [m for m in house.answers_to(ts) if "pi-9: no answer"
-                               in m["text"]], 20, "the final answer")[0]
-    lines = answer["text"].splitlines()
-    assert lines[0] == "Sensors:"
-    assert lines[1].startswith("pi-1: hallway (motion): ")
-    assert "pi-2: front (door): closed" in lines[2]
-    assert lines[3] == "pi-2: attic (temperature): 41.2 °C"
-    assert lines[4] == "pi-9: no answer" and len(lines) == 5
-    wait_for(lambda: not house.ws.pins(), 10, "every claim released")
-    assert len(house.answers_to(ts)) == 1
-    # The readings came from the sensor Pis themselves, in the answer's thread.
-    replies = [m for m in house.bot_messages(thread_ts=answer["ts"])
-               if m["text"].startswith("Readings from")]
+    answer = house.wait_for_answer(ts)
     winner = house.host_of(answer)
-    assert sorted(house.host_of(m) for m in replies) == sorted({"pi-1", "pi-2"} - {winner})
+    lines = [from_board(line) for line in answer["text"].splitlines()]
+    read = {h: "" if h == winner else " (read T)" for h in ("pi-1", "pi-2")}
+    assert lines[0] == "Sensors:"
+    assert lines[1].startswith("pi-1: hallway (motion): ") and lines[1].endswith(read["pi-1"])
+    assert lines[2].startswith("pi-2: front (door): closed") and lines[2].endswith(read["pi-2"])
+    assert lines[3] == f"pi-2: attic (temperature): 41.2 °C{read['pi-2']}"
+    assert lines[4] == "pi-9: nothing on its board" and len(lines) == 5
+    wait_for(lambda: not house.ws.pins(), 10, "every claim released")
+    assert house.bot_messages(after=ts) == [answer]  # nothing else, in the channel or a thread
+

@@ -34,14 +34,12 @@ that Pi: after a post, further events are logged as quiet until it ends, so a
 flapping sensor posts at most once per cool-down. `run` is posted as a
 federation command in the event's thread, so it is guarded like a typed one.
 
-`sensors` (alias `show sensors`), the one-answer design: the readings live on
-different Pis, and a Pi may only edit its own messages. So the Pi that wins the
-command answers at once with its own readings and "waiting" for each other Pi
-that has sensors (from the configuration), and posts the broadcast command
-`sensor readings for <itself>` in the answer's thread. Every other Pi with
-sensors replies there with its readings.
-The answering Pi gathers them (`host.gather`), edits its answer as readings
-arrive and, after `answer_wait` seconds, marks any Pi still missing "no answer".
+`sensors` (alias `show sensors`), the one-answer design: each Pi keeps its
+sensors' readings on its board (its one message, edited when a sensor fires an
+event, and, for a temperature, when a reading polled every `interval` seconds
+has changed; troupe/federation.py). The Pi that wins the command reads its own
+sensors and the other Pis' boards (one read, all at once) and answers once: no
+broadcast, no replies. A reading from a board says when it was taken.
 """
 
 from __future__ import annotations
@@ -87,6 +85,7 @@ class Sensors(Plugin):
         self._quiet_until: dict[str, float] = {}
         self._lock = threading.Lock()
         self._poster = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sensor-post")
+        self._on_board: dict[str, str] = {}  # sensor -> the reading its board last showed
 
     # ---- this Pi's sensors ----------------------------------------------------
     def start(self) -> None:
@@ -100,8 +99,7 @@ class Sensors(Plugin):
                                    spec.name, spec.type)
                 continue
             self.sensors.append(sensor)
-            if isinstance(sensor, Temperature) and (spec.above is not None
-                                                    or spec.below is not None):
+            if isinstance(sensor, Temperature):  # thresholds, and its board, kept current
                 self.host.scheduler.add_job(self._poll, "interval", seconds=spec.interval,
                                             args=[sensor], next_run_time=datetime.now(),
                                             id=f"sensor-{spec.name}", replace_existing=True)
@@ -109,6 +107,8 @@ class Sensors(Plugin):
             # event (gpiozero takes the first sample as the initial state, not as an edge).
             self.log.info("%s sensor %s: %s ready (%s)", self.host.name, spec.name, spec.type,
                           sensor.reading())
+        if self.sensors:
+            self._publish()
 
     def stop(self) -> None:
         self._poster.shutdown(wait=True)
@@ -117,13 +117,33 @@ class Sensors(Plugin):
 
     def _poll(self, sensor: Temperature) -> None:
         try:
-            sensor.poll()
+            if sensor.spec.above is not None or sensor.spec.below is not None:
+                sensor.poll()
         except Exception as e:  # noqa: BLE001 - logged each time; the reading shows it too
             self.log.warning("%s sensor %s unreadable: %s", self.host.name, sensor.spec.name, e)
+        if self._on_board.get(sensor.spec.name) != sensor.reading():
+            self._publish()
+
+    def _publish(self) -> None:
+        """Put this Pi's readings on its board (on the poster thread, after any post)."""
+        try:
+            self._poster.submit(self._write_board)
+        except RuntimeError:  # shutting down
+            pass
+
+    def _write_board(self) -> None:
+        readings = {s.spec.name: s.reading() for s in self.sensors}
+        try:
+            self.host.board(sensors={name: {"reading": text, "at": round(time.time())}
+                                     for name, text in readings.items()})
+            self._on_board = readings
+        except Exception as e:  # noqa: BLE001 - the next change tries again
+            self.log.warning("%s could not put its sensors on its board: %s", self.host.name, e)
 
     def _on_event(self, sensor: Sensor, event: str) -> None:
         """Called from gpiozero's threads: decide at once, post on the poster thread."""
         spec = sensor.spec
+        self._publish()  # every change, posted or not, reaches the board
         if not spec.wants(event):
             self.log.info("%s sensor %s: %s", self.host.name, spec.name, event)
             return
@@ -158,39 +178,29 @@ class Sensors(Plugin):
     # ---- commands --------------------------------------------------------------
     @command("sensors", aliases=["show sensors"], idempotent=True)
     def show(self, ctx: Context) -> None:
-        """Every sensor's reading, gathered from the Pis they are wired to, in one answer."""
+        """Every sensor's reading, from the Pis' boards, in one answer."""
         hosts = sorted({spec.host for spec in self.specs})
         if not hosts:
             ctx.reply("No sensors configured: add [sensors.<name>] tables (type, host, gpio).")
             return
         got = {self.host.name: self.readings()} if self.host.name in hosts else {}
-        others = {h for h in hosts if h != self.host.name}
-        ts = ctx.reply(_answer(hosts, got, "waiting…"))
-        if not others or not ts:
-            return
+        if set(hosts) - {self.host.name}:
+            for host, fields in self.host.boards().items():  # one read of the boards
+                said = fields.get("sensors")
+                if host in hosts and host != self.host.name and isinstance(said, dict):
+                    got[host] = [f"{name} ({self._type(name)}): {r.get('reading')}"
+                                 f"{_at(r.get('at'))}" for name, r in said.items()]
+        ctx.reply(_answer(hosts, got, "nothing on its board"))
 
-        def update(answers: dict[str, str]) -> None:
-            got.update({h: _lines(text) for h, text in answers.items()})
-            self.host.edit(ts, _answer(hosts, got, "waiting…"))
-
-        answers = self.host.gather(f"sensor readings for {self.host.name}", others,
-                                   thread_ts=ts, on_behalf_of=ctx.user, wait=self.answer_wait,
-                                   on_answer=update)
-        if set(answers) < others:
-            self.host.edit(ts, _answer(hosts, got, "no answer"))
-
-    @command("sensor readings [for {asker:word}]", mode="broadcast", internal=True)
-    def readings_for(self, ctx: Context, asker: str | None = None) -> None:
-        """Used by `sensors`: each other Pi with sensors replies with its readings."""
-        if not self.sensors or asker == self.host.name:
-            return
-        ctx.reply(f"Readings from {self.host.name}:\n" + "\n".join(self.readings()),
-                  thread=True)
+    def _type(self, name: str) -> str:
+        return next((spec.type for spec in self.specs if spec.name == name), "sensor")
 
 
-def _lines(answer: str) -> list[str]:
-    """The readings in another Pi's answer (its first line names the Pi)."""
-    return answer.splitlines()[1:]
+def _at(when: Any) -> str:
+    """When a board's reading was taken: ` (read 12:01:05)`."""
+    if not isinstance(when, int | float):
+        return ""
+    return f" (read {time.strftime('%H:%M:%S', time.localtime(when))})"
 
 
 def _answer(hosts: list[str], got: dict[str, list[str]], missing: str) -> str:
