@@ -1,6 +1,6 @@
 """`python -m bench`: every measurement of issue 8 in one run, on the same emulators.
 
-    python -m bench                 # the full run (~12 min): bench/results.md, bench/latency.png
+    python -m bench                 # the full run (~14 min): bench/results.md, bench/latency.png
     python -m bench --quick         # tiny sizes, to check the harness (~1 min)
     python -m bench --only latency,lock --out /tmp/r.md
     python -m bench --only household --splice   # that section only, into bench/results.md
