@@ -162,6 +162,8 @@ SUCCESS: dict[str, Any] = {
     "users.info": lambda c, ws, s: {"user": ws.user["id"]},
     "users.list": lambda c, ws, s: {"limit": 2},
     "bots.info": lambda c, ws, s: {"bot": ws.app("pi-2")["bot_id"]},
+    "views.publish": lambda c, ws, s: {"user_id": ws.user["id"],
+                                       "view": {"type": "home", "blocks": []}},
 }
 
 FAILURE: dict[str, tuple[Any, str]] = {
@@ -221,6 +223,8 @@ FAILURE: dict[str, tuple[Any, str]] = {
     "users.info": (lambda ws, s: {"user": "UNOBODY0000"}, "user_not_found"),
     "users.list": (lambda ws, s: {}, "invalid_auth"),
     "bots.info": (lambda ws, s: {"bot": "BNOBODY0000"}, "bot_not_found"),
+    "views.publish": (lambda ws, s: {"user_id": "UNOBODY0000", "view": {"type": "home"}},
+                      "user_not_found"),
 }
 
 

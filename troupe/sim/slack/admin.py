@@ -73,7 +73,7 @@ def admin_routes(
                 result = action(body)
                 if asyncio.iscoroutine(result):
                     result = await result
-            except (KeyError, ValueError, TypeError) as exc:
+            except (KeyError, ValueError, TypeError, TimeoutError) as exc:
                 return _bad(str(exc))
             return _ok(result)
 
@@ -152,4 +152,11 @@ def admin_routes(
         ),
         post("latency", lambda b: c.set_latency(b["ms"])),
         post("emoji", lambda b: c.add_emoji(b["name"])),
+        post("click", lambda b: c.click(b["message_ts"], b["action_id"], b.get("value"),
+                                        b.get("user"))),
+        post("click_home", lambda b: c.click_home(b["app"], b["action_id"], b.get("value"),
+                                                  b.get("user"))),
+        post("open_home", lambda b: c.open_home(b["app"], b.get("user"),
+                                                float(b.get("timeout", 10.0)))),
+        get("home", lambda q: c.home_view(q["app"], q.get("user"))),
     ]

@@ -6,12 +6,15 @@ server's loop thread.
 
 from __future__ import annotations
 
+import asyncio
+import copy
 from collections.abc import Callable
 from typing import Any
 
 from .emoji import check_custom_name
 from .faults import Faults, Recorder
-from .model import SlackError, Workspace
+from .interactive import block_actions, find_action, home_opened_event
+from .model import SlackError, User, Workspace
 from .socketmode import SocketModeHub
 
 DISCONNECT_REASONS = ("refresh_requested", "warning", "link_disabled")
@@ -54,6 +57,92 @@ class Controls:
         who = model.principal(who_user.token)
         msg = model.post_message(model.home, who, str(text), thread_ts or None)
         return msg["ts"]
+
+    def _person(self, user: str | None) -> User:
+        if not user:
+            return self.model.person
+        found = self.model.users.get(user) or next(
+            (u for u in self.model.users.values() if u.name == user and not u.is_bot), None)
+        if found is None or found.is_bot:
+            raise KeyError(f"unknown person {user!r}")
+        return found
+
+    # -- clicks and the Home tab -------------------------------------------
+
+    def _interact(self, app_name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        copies = 2 if self.faults.duplicate else 1
+        for _ in range(copies):
+            self.hub.send_to(app_name, copy.deepcopy(payload), "interactive")
+        action = payload["actions"][0]
+        self.feed("interaction", {"app": app_name, "user": payload["user"]["id"],
+                                  "action_id": action["action_id"],
+                                  "action_ts": action["action_ts"]})
+        return {"app": app_name, "action_ts": action["action_ts"]}
+
+    def click(self, message_ts: str, action_id: str, value: str | None = None,
+              user: str | None = None) -> dict[str, Any]:
+        """A person clicks a button on a message: its app (only) gets ``block_actions``."""
+        model, chan = self.model, self.model.home
+        msg = chan.messages.get(message_ts) if isinstance(message_ts, str) else None
+        if msg is None:
+            raise KeyError(f"no message {message_ts!r} in #{chan.name}")
+        app = next((a for a in model.apps.values() if a.bot_id == msg.get("bot_id")), None)
+        if app is None:
+            raise ValueError(f"message {message_ts} was not posted by an app: nothing to click")
+        who = self._person(user)
+        if who.id not in chan.members:
+            raise ValueError(f"{who.name} is not in #{chan.name}")
+        block_id, element = find_action(msg.get("blocks") or [], str(action_id))
+        where = {
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": chan.id,
+                          "is_ephemeral": False},
+            "channel": {"id": chan.id, "name": chan.name},
+            "message": model.render(chan, msg),
+        }
+        if msg.get("thread_ts") and msg["thread_ts"] != message_ts:
+            where["container"]["thread_ts"] = msg["thread_ts"]
+        payload = block_actions(model, app, who, block_id, element,
+                                None if value is None else str(value), where)
+        return self._interact(app.name, payload)
+
+    def click_home(self, app: str, action_id: str, value: str | None = None,
+                   user: str | None = None) -> dict[str, Any]:
+        """A person clicks a button on the app's Home tab (the view it published for them)."""
+        app_obj = self.model.apps[self._app_name(app)]
+        who = self._person(user)
+        view = self.model.views.get((app_obj.name, who.id))
+        if view is None:
+            raise KeyError(f"{app} published no Home view for {who.name}")
+        block_id, element = find_action(view["blocks"], str(action_id))
+        where = {"container": {"type": "view", "view_id": view["id"]},
+                 "view": copy.deepcopy(view)}
+        payload = block_actions(self.model, app_obj, who, block_id, element,
+                                None if value is None else str(value), where)
+        return self._interact(app_obj.name, payload)
+
+    def home_view(self, app: str, user: str | None = None) -> dict[str, Any] | None:
+        view = self.model.views.get((self._app_name(app), self._person(user).id))
+        return copy.deepcopy(view)
+
+    async def open_home(self, app: str, user: str | None = None,
+                        timeout: float = 10.0) -> dict[str, Any]:
+        """A person opens the app's Home tab: the app gets ``app_home_opened``; returns the view
+        it publishes for them next, waiting up to ``timeout`` seconds (TimeoutError)."""
+        app_obj = self.model.apps[self._app_name(app)]
+        who = self._person(user)
+        before = self.model.views.get((app_obj.name, who.id))
+        stamp = before["hash"] if before else None
+        event = home_opened_event(self.model, app_obj, who)
+        self.hub.send_to(app_obj.name, self.hub.event_payload(app_obj.name, event))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + float(timeout)
+        while loop.time() < deadline:
+            now = self.model.views.get((app_obj.name, who.id))
+            if now is not None and now["hash"] != stamp:
+                return copy.deepcopy(now)
+            await asyncio.sleep(0.02)
+        raise TimeoutError(f"{app} published no Home view for {who.name} "
+                           f"within {timeout:g} s of app_home_opened")
 
     # -- faults ----------------------------------------------------------
 

@@ -120,6 +120,7 @@ class Workspace:
         self.channels: dict[str, Channel] = {}
         self.scheduled: dict[str, Scheduled] = {}
         self.custom_emoji: set[str] = set()  # reaction names the workspace added
+        self.views: dict[tuple[str, str], dict[str, Any]] = {}  # (app, user id) -> Home view
         # Live message events carry only metadata.event_type unless this is set (Slack drops
         # event_payload for event types the app did not declare; python-slack-sdk #1501).
         self.full_metadata_events = False
@@ -380,6 +381,7 @@ class Workspace:
         ts: Any,
         text: str,
         metadata: dict[str, Any] | None = None,
+        blocks: list[Any] | None = None,
     ) -> dict[str, Any]:
         msg = chan.messages.get(ts) if isinstance(ts, str) else None
         if msg is None:
@@ -390,6 +392,10 @@ class Workspace:
         msg["text"] = text
         if metadata is not None:  # Slack replaces the metadata when chat.update carries some
             msg["_metadata"] = metadata
+        if blocks:  # and the blocks; without any it keeps them, [] removes them
+            msg["blocks"] = blocks
+        elif blocks is not None:
+            msg.pop("blocks", None)
         msg["edited"] = {"user": msg.get("user"), "ts": self.clock.next()}
         event_ts = msg["edited"]["ts"]
         event = {

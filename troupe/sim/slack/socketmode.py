@@ -46,6 +46,7 @@ class Pending:
     created: float = field(default_factory=time.monotonic)
     timer: asyncio.TimerHandle | None = None
     sent: bool = False
+    attempts: int = 0  # redeliveries so far (events_api envelopes also say so themselves)
 
 
 class SocketModeHub:
@@ -143,6 +144,16 @@ class SocketModeHub:
                 else:
                     self._deliver(pending)
 
+    def send_to(self, app: str, payload: dict[str, Any], kind: str = "events_api") -> None:
+        """One envelope for one app: an interaction (``kind`` "interactive") goes only to the
+        app whose message was clicked, an ``app_home_opened`` event only to that app."""
+        pending = Pending(app, self._envelope(payload, kind))
+        self.pending.setdefault(app, {})[pending.envelope["envelope_id"]] = pending
+        self._deliver(pending)
+
+    def event_payload(self, app_name: str, event: dict[str, Any]) -> dict[str, Any]:
+        return self._payload(app_name, event)
+
     def flush(self, app: str) -> None:
         """Sends held envelopes once the app has a usable connection again."""
         for pending in list(self.pending.get(app, {}).values()):
@@ -188,15 +199,16 @@ class SocketModeHub:
             "event_context": "4-" + secrets.token_hex(20),
         }
 
-    def _envelope(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return {
+    def _envelope(self, payload: dict[str, Any], kind: str = "events_api") -> dict[str, Any]:
+        envelope = {
             "envelope_id": str(uuid.uuid4()),
             "payload": payload,
-            "type": "events_api",
+            "type": kind,
             "accepts_response_payload": False,
-            "retry_attempt": 0,
-            "retry_reason": "",
         }
+        if kind == "events_api":  # only events say which attempt this is
+            envelope.update(retry_attempt=0, retry_reason="")
+        return envelope
 
     def _pick(self, app: str) -> Conn | None:
         conns = [c for c in self.conns.get(app, []) if not c.ws.closed and not c.draining]
@@ -228,11 +240,13 @@ class SocketModeHub:
         pending.timer = None
         if pending.envelope["envelope_id"] not in self.pending.get(pending.app, {}):
             return
-        if pending.envelope["retry_attempt"] >= self.max_retries:
+        if pending.attempts >= self.max_retries:
             self._drop(pending, "dropped")
             return
-        pending.envelope["retry_attempt"] += 1
-        pending.envelope["retry_reason"] = "timeout"
+        pending.attempts += 1
+        if "retry_attempt" in pending.envelope:
+            pending.envelope["retry_attempt"] = pending.attempts
+            pending.envelope["retry_reason"] = "timeout"
         self._deliver(pending)
 
     def _drop(self, pending: Pending, outcome: str) -> None:

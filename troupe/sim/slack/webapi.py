@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .ids import parse_ts
+from .interactive import check_blocks, publish_view
 from .model import TEAM_DOMAIN, TEAM_NAME, Channel, Principal, SlackError, Workspace
 
 MAX_TEXT = 40_000
@@ -170,13 +171,29 @@ def _metadata(args: dict[str, Any]) -> dict[str, Any] | None:
     return metadata
 
 
+def _blocks(args: dict[str, Any], keep_empty: bool = False) -> list[dict[str, Any]] | None:
+    """Block Kit blocks, checked as Slack does at the edge (troupe.sim.slack.interactive);
+    with ``keep_empty`` an empty array is kept: chat.update removes the blocks with it."""
+    value = args.get("blocks")
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise SlackError("invalid_blocks_format") from None
+    if value == [] and not keep_empty:
+        return None
+    return check_blocks(value)
+
+
 @method("chat.postMessage")
 def chat_post_message(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     chan = _channel(ctx, args, by_name=True)
     _member(ctx, chan)
     text = _text(args)
     metadata = _metadata(args)
-    blocks = _json_arg(args, "blocks")
+    blocks = _blocks(args)
     msg = ctx.ws.post_message(chan, ctx.who, text, _str(args, "thread_ts"), metadata, blocks)
     # Slack echoes the message with its metadata (payload included) to the app that posted it.
     return {"channel": chan.id, "ts": msg["ts"], "message": ctx.ws.render(chan, msg, True)}
@@ -186,7 +203,8 @@ def chat_post_message(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
 def chat_update(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     chan = _channel(ctx, args)
     text = _text(args)
-    msg = ctx.ws.update_message(chan, ctx.who, _str(args, "ts"), text, _metadata(args))
+    msg = ctx.ws.update_message(chan, ctx.who, _str(args, "ts"), text, _metadata(args),
+                                _blocks(args, keep_empty=True))
     message = ctx.ws.render(chan, msg, True)
     return {"channel": chan.id, "ts": msg["ts"], "text": text, "message": message}
 
@@ -428,6 +446,23 @@ def reactions_get(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     chan = _channel(ctx, args)
     msg = ctx.ws.find_message(chan, _str(args, "timestamp"))
     return {"type": "message", "channel": chan.id, "message": ctx.ws.render(chan, msg)}
+
+
+# -- views -----------------------------------------------------------------
+
+
+@method("views.publish")
+def views_publish(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
+    if ctx.who.app is None:
+        raise SlackError("not_allowed_token_type")  # a Home tab is an app's
+    view = args.get("view")
+    if isinstance(view, str):
+        try:
+            view = json.loads(view)
+        except ValueError:
+            raise SlackError("invalid_arguments") from None
+    return {"view": publish_view(ctx.ws, ctx.who.app, args.get("user_id"), view,
+                                 _str(args, "hash"))}
 
 
 # -- users and bots --------------------------------------------------------

@@ -192,6 +192,29 @@ class SlackWorkspace:
         """Posts a person's message as if typed in the channel; returns its ts."""
         return self._call(self._server.controls.post, text, user, thread_ts)
 
+    def click(self, message_ts: str, action_id: str, *, value: str | None = None,
+              user: str | None = None) -> dict[str, Any]:
+        """A person (``user``: id or name; the workspace's person by default) clicks the
+        element ``action_id`` of a message: the app that posted it, and only that app, gets a
+        ``block_actions`` interaction over Socket Mode. Returns ``{"app", "action_ts"}``."""
+        return self._call(self._server.controls.click, message_ts, action_id, value, user)
+
+    def click_home(self, app_name: str, action_id: str, *, value: str | None = None,
+                   user: str | None = None) -> dict[str, Any]:
+        """A click on the Home tab the app published for ``user``."""
+        return self._call(self._server.controls.click_home, app_name, action_id, value, user)
+
+    def open_home(self, app_name: str, user: str | None = None,
+                  timeout: float = 10.0) -> dict[str, Any]:
+        """A person opens the app's Home tab: the app gets ``app_home_opened``; returns the
+        view it then publishes for that person (``views.publish``), waiting up to ``timeout``
+        seconds (TimeoutError if it publishes none)."""
+        return self._call(self._server.controls.open_home, app_name, user, timeout)
+
+    def home_view(self, app_name: str, user: str | None = None) -> dict[str, Any] | None:
+        """The Home view the app last published for ``user``, or None."""
+        return self._call(self._server.controls.home_view, app_name, user)
+
     # -- listeners -------------------------------------------------------
 
     def add_listener(
