@@ -199,3 +199,34 @@ def test_a_scene_whose_pi_dies_mid_step_is_finished_by_another_pi(tmp_path, step
         else:
             assert by_host(log, "start") == {2: [first, taker]}  # may repeat, never skipped
             assert by_host(log, "finish") == {2: [taker]}
+
+
+@pytest.mark.multihost
+def test_a_schedule_that_fires_a_scene_runs_it_under_one_claim(tmp_path):
+    """`in 3 seconds scene night`: Slack posts the firing, a Pi posts `scene night` in its
+    thread, and the scene runs as a typed one: its steps once, no step messages, one answer."""
+    log = tmp_path / "runs.log"
+    fed = Federation(tmp_path / "fed", 3, plugins=["scenes", "probe", "schedules"],
+                     plugin_paths=[PLUGINS],
+                     config={"probe": {"log": str(log)}, "location": {"timezone": "UTC"},
+                             "scenes": {"night": {"steps": ["count 1", "scene late"]},
+                                        "late": {"steps": ["count 2"]}}})
+    with fed:
+        ts = fed.say("in 3 seconds scene night")
+        assert "Schedule `" in fed.wait_for_answer(ts)["text"]
+        firing = wait_for(lambda: [m for m in fed.ws.messages()
+                                   if m["text"].startswith("fire schedule")], 20, "the firing")[0]
+        scene = wait_for(lambda: [m for m in fed.bot_messages(thread_ts=firing["ts"])
+                                  if m["text"] == "scene night"], 20, "the scene posted")[0]
+        in_thread = lambda: [  # noqa: E731 - the scene's answers, in the firing's thread
+            m for m in fed.bot_messages(thread_ts=firing["ts"])
+            if (m.get("metadata") or {}).get("event_payload", {}).get("command_ts") == scene["ts"]]
+        answer = wait_for(lambda: [m for m in in_thread()
+                                   if m["text"].startswith("Night: 2 of 2 done in ")], 20,
+                          "the scene's answer")[0]
+        wait_for(lambda: not fed.ws.pins(), 10, "every claim released")
+        ran_by = fed.host_of(answer)
+        assert by_host(log) == {1: [ran_by], 2: [ran_by]}
+        texts = [m["text"] for m in fed.bot_messages(thread_ts=firing["ts"])]
+        assert not [t for t in texts if t.startswith("count ")]  # no step messages
+        assert in_thread() == [answer]
