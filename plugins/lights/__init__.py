@@ -245,7 +245,7 @@ class Lights(Plugin):
     def _set(self, light: Light, on: bool) -> None:
         if light.hue is not None:
             self.hue.set(light.hue, {"on": on})
-        else:
+        elif bool(self._output(light).value) != on:
             self._output(light).value = on
             self._publish(light)
 

@@ -212,7 +212,8 @@ class SceneRun:
 
     def _settle(self, thread: list[dict[str, Any]], message: dict[str, Any], outcome: str,
                 indexes: list[int], progress: Progress) -> None:
-        answers = [m for m in thread if self._payload(m).get("command_ts") == message["ts"]]
+        answers = [m for m in thread if self._payload(m).get("command_ts") == message["ts"]
+                   and self._verified(m)]
         records = [Progress.from_payload(self._payload(m)) for m in answers]
         record = next((r for r in reversed(records) if r is not None), None)
         for i in indexes:
@@ -241,10 +242,8 @@ class SceneRun:
     # ---- the record ---------------------------------------------------------------
     def _resume(self, thread: list[dict[str, Any]]) -> Progress | None:
         """The newest record of this run in the thread, made ready to go on from."""
-        verified = getattr(self.host, "verified", None)
         records = [Progress.from_payload(self._payload(m)) for m in thread
-                   if m.get("bot_id") and self._payload(m).get("command_ts") == self.ctx.ts
-                   and (not callable(verified) or verified(m))]
+                   if self._payload(m).get("command_ts") == self.ctx.ts and self._verified(m)]
         found = next((r for r in reversed(records) if r is not None), None)
         if found is None or len(found.state) != len(self.steps):
             return None
@@ -283,9 +282,14 @@ class SceneRun:
 
     def _posted(self, thread: list[dict[str, Any]], text: str | None) -> dict[str, Any] | None:
         """The message with `text` a Pi posted in the thread since this scene was asked."""
-        found = [m for m in thread if m.get("bot_id") and float(m["ts"]) > float(self.ctx.ts)
-                 and unescape(m.get("text", "")) == text]
+        found = [m for m in thread if float(m["ts"]) > float(self.ctx.ts)
+                 and unescape(m.get("text", "")) == text and self._verified(m)]
         return found[-1] if found else None
+
+    def _verified(self, message: dict[str, Any]) -> bool:
+        """Posted by one of this house's Pis (its proof holds): nobody else steers a scene."""
+        verified = getattr(self.host, "verified", None)
+        return bool(message.get("bot_id")) and (not callable(verified) or verified(message))
 
     @staticmethod
     def _sent_text(progress: Progress, index: int) -> str | None:
