@@ -58,7 +58,7 @@ HINTS = (
     ("roll call", "every Pi answers, with its version", "core"),
     ("toggle porch light", "only the Pi wired to the porch answers", "lights"),
     ("dim lounge to 30%", "brightness on a Hue light", "lights"),
-    ("goodnight", "an alias for a scene: one command posts three", "scenes"),
+    ("goodnight", "an alias for a scene: one Pi runs its steps, one answer", "scenes"),
     ("switch garden on for 10 seconds", "Slack itself posts the switch back", "lights"),
     ("in 15 seconds toggle dining light", "a schedule: Slack posts it, whichever Pis live",
      "schedules"),
