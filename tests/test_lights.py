@@ -41,7 +41,8 @@ class StandIn:
     def __init__(self, name: str = "pi-2") -> None:
         self.name, self.devices, self.said, self.scheduled = name, {}, [], []
 
-    def say(self, text: str, *, thread_ts: str | None = None, reply_to: str | None = None):
+    def say(self, text: str, *, thread_ts: str | None = None, reply_to: str | None = None,
+            blocks: list | None = None):
         self.said.append(text)
         return f"{len(self.said)}.0"
 

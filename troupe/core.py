@@ -11,9 +11,6 @@ was missed while away) and `troupe.slack_web` (the client, what Slack's errors m
 from __future__ import annotations
 
 import logging
-import select
-import signal
-import socket
 import threading
 import time
 import traceback
@@ -30,6 +27,7 @@ import troupe
 from slackmq import Markers, SlackMQ
 from troupe.authors import COMMAND_EVENT, Authors
 from troupe.catchup import CatchUp
+from troupe.clicks import CLICK_EVENTS, Clicks
 from troupe.commands import CommandSpec, commands_of
 from troupe.config import NOT_A_USER, NOT_AN_ADMIN, Config
 from troupe.federation import BOARD_EVENT, Roster, Seal, gather_answers
@@ -43,6 +41,7 @@ from troupe.slack_web import TRANSIENT_ERRORS, StartupError, explain, make_web_c
 from troupe.state import HostState
 from troupe.text import command_text, escape, excerpt, fit
 from troupe.transport import Event, Transport
+from troupe.wakeup import MainSleep
 
 log = logging.getLogger("troupe.core")
 
@@ -105,7 +104,8 @@ class Bot:
         self.refusals = Refusals(self.web, self.name, lambda ts: self.guard.first_in_line(ts))
         self.exit_code = 0
         self._stopped = threading.Event()
-        self._wake_main: socket.socket | None = None  # run()'s main thread sleeps on it
+        self._sleep = MainSleep()  # run()'s main thread sleeps in it
+        self.clicks = Clicks(self)  # buttons and the Home tab (troupe.clicks)
         self.catching_up = CatchUp(self.web, self.name, self.on_event,
                                    max_age=self.config.max_command_age)
 
@@ -119,7 +119,7 @@ class Bot:
         return problem
 
     def say(self, text: str, *, thread_ts: str | None = None, reply_to: str | None = None,
-            extra: dict[str, Any] | None = None) -> str | None:
+            extra: dict[str, Any] | None = None, blocks: list | None = None) -> str | None:
         """Post an answer; text is escaped so nothing in it can ping or link.
 
         An answer to a command carries metadata naming the command's ts and this
@@ -132,7 +132,7 @@ class Bot:
             metadata = self.seal.metadata(REPLY_EVENT, text, {
                 "command_ts": reply_to, "host": self.name, **(extra or {})})
         response = self.web.chat_postMessage(channel=self.channel_id, text=text,
-                                             thread_ts=thread_ts, metadata=metadata)
+                                             thread_ts=thread_ts, metadata=metadata, blocks=blocks)
         return response.get("ts")
 
     def post_command(self, text: str, *, on_behalf_of: str | None = None,
@@ -156,13 +156,14 @@ class Bot:
         return response.get("scheduled_message_id")
 
     def edit(self, ts: str, text: str, *, reply_to: str | None = None,
-             extra: dict[str, Any] | None = None) -> None:
+             extra: dict[str, Any] | None = None, blocks: list | None = None) -> None:
         """Replace the text of one of this Pi's own messages (escaped, like say); with
         `reply_to`, its metadata too, as say writes it."""
         text = escape(fit(text))
         metadata = self.seal.metadata(REPLY_EVENT, text, {
             "command_ts": reply_to, "host": self.name, **(extra or {})}) if reply_to else None
-        self.web.chat_update(channel=self.channel_id, ts=ts, text=text, metadata=metadata)
+        self.web.chat_update(channel=self.channel_id, ts=ts, text=text, metadata=metadata,
+                             blocks=blocks)
 
     def thread(self, ts: str) -> list[dict[str, Any]]:
         """The messages of the thread `ts` (first 200), with their metadata."""
@@ -278,36 +279,7 @@ class Bot:
         if self.state.values:
             log.info("%s remembers from chat: %s (%s)", self.name, ", ".join(
                 f"{k} {v}" for k, v in sorted(self.state.values.items())), self.state.path)
-        self._wait_stopped()
-
-    def _wait_stopped(self) -> None:
-        """Block until stop() has run, still letting signal handlers run at once.
-
-        CPython runs a signal's Python handler only in the main thread, and a signal the
-        kernel hands to another thread (it may: they all accept SIGTERM) does not wake a
-        main thread asleep in Event.wait(): SIGTERM was then ignored until SIGKILL. So the
-        main thread sleeps in select() on the signal wakeup fd, which any thread's signal
-        writes to (stop() writes to it too)."""
-        if threading.current_thread() is not threading.main_thread():
-            self._stopped.wait()  # run in a thread (tests): signals are not ours to handle
-            return
-        reader, writer = socket.socketpair()
-        reader.setblocking(False)
-        writer.setblocking(False)
-        previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
-        self._wake_main = writer
-        try:
-            while not self._stopped.is_set():
-                select.select([reader], [], [])
-                try:
-                    reader.recv(512)
-                except BlockingIOError:
-                    pass
-        finally:
-            signal.set_wakeup_fd(previous)
-            self._wake_main = None
-            reader.close()
-            writer.close()
+        self._sleep.until(self._stopped)  # troupe.wakeup: signals still run at once
 
     def stop(self) -> None:
         """Stop taking commands, finish the ones running (their claims are released), leave."""
@@ -326,12 +298,7 @@ class Bot:
             except Exception:  # noqa: BLE001 - a plugin failing to stop must not block shutdown
                 log.exception("%s plugin %s failed to stop", self.name, plugin.plugin_name())
         self._stopped.set()
-        wake = self._wake_main
-        if wake is not None:
-            try:
-                wake.send(b"\0")
-            except OSError:  # closed meanwhile, or full: the main thread is awake anyway
-                pass
+        self._sleep.wake()
 
     # ---- events ------------------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -345,6 +312,8 @@ class Bot:
             data = event.data
             if event.type == "message":
                 self.handle_message(data, event.source)
+            elif event.type in CLICK_EVENTS:
+                self.clicks.handle(event.type, data)
             elif event.type in ("pin_added", "pin_removed") and self.guard:
                 item = data.get("item") or {}
                 ts = (item.get("message") or {}).get("ts") or item.get("ts")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from troupe.config import Problem
+from troupe.panels import Panel
 from troupe.text import excerpt
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ class Host(Protocol):
     version: str
 
     def say(self, text: str, *, thread_ts: str | None = None, reply_to: str | None = None,
-            extra: dict[str, Any] | None = None) -> str | None: ...
+            extra: dict[str, Any] | None = None, blocks: list | None = None) -> str | None: ...
 
     def post_command(self, text: str, *, on_behalf_of: str | None = None,
                      thread_ts: str | None = None) -> str | None: ...
@@ -114,6 +115,11 @@ class Plugin:
         """Whether the configuration has settings for this plugin (enables it by default)."""
         return any(section in config for section in cls.owned_sections())
 
+    def panel(self, name: str) -> Panel | None:
+        """The panel `name` as it is now (troupe.panels), if this plugin shows it: the Pi
+        whose panel was clicked renders it again to update it in place."""
+        return None
+
     def start(self) -> None:
         """Called once the bot is connected: open devices, add jobs."""
 
@@ -153,8 +159,12 @@ class Context:
     def devices(self) -> dict[str, Any]:
         return self.host.devices
 
+    def panel(self, panel: Panel, *, thread: bool = False) -> str | None:
+        """Answer with a panel (troupe.panels): its text, with its buttons."""
+        return self.reply(panel.fallback(), thread=thread, blocks=panel.blocks())
+
     def reply(self, text: str, *, thread: bool = False,
-              extra: dict[str, Any] | None = None) -> str | None:
+              extra: dict[str, Any] | None = None, blocks: list | None = None) -> str | None:
         """Answer in the channel, or in the command's thread with thread=True.
 
         Text is escaped (`&`, `<`, `>`) so echoed user input cannot ping
@@ -167,7 +177,9 @@ class Context:
         self.replies.append(text)
         thread_ts = (self.thread_ts or self.ts) if thread else self.thread_ts
         try:
-            more = {"extra": extra} if extra else {}
+            more: dict[str, Any] = {"extra": extra} if extra else {}
+            if blocks:
+                more["blocks"] = blocks
             return self.host.say(text, thread_ts=thread_ts, reply_to=self.ts, **more)
         except Exception as e:  # noqa: BLE001 - the work is done; only its answer is lost
             # Done is done: the command is marked done (not failed, or the person would type

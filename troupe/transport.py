@@ -94,6 +94,11 @@ class Transport:
 
     def _on_request(self, client: SocketModeClient, req: SocketModeRequest) -> None:
         client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+        if req.type == "interactive":  # a click: acknowledged at once too, handed on
+            payload = req.payload or {}
+            if payload.get("type") == "block_actions":
+                self.on_event(Event(type="block_actions", data=payload))
+            return
         if req.type != "events_api":
             return
         payload = req.payload or {}

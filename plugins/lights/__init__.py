@@ -30,6 +30,7 @@ from gpiozero import GPIOZeroError, OutputDevice
 
 from troupe.commands import CommandSpec, command
 from troupe.config import Problem
+from troupe.panels import Button, Panel, Row
 from troupe.plugin import Context, Plugin
 from troupe.text import escape
 
@@ -39,6 +40,16 @@ from .report import line
 
 MAX_SECONDS = 120 * 86400  # Slack schedules messages up to 120 days ahead
 SECONDS = {"minute": 60, "minutes": 60, "second": 1, "seconds": 1}
+DIM_PRESETS = (25, 50, 100)  # the panel's dim buttons for a Hue light, in percent
+
+
+def _buttons(light: Light) -> list[Button]:
+    """A light's buttons on the `lights` panel: each runs the command one would type."""
+    buttons = [Button("Toggle", f"toggle {light.name} light", "primary"),
+               Button("On", f"switch {light.name} on"), Button("Off", f"switch {light.name} off")]
+    if light.hue is not None:  # dimmable; a relay is only on or off
+        buttons += [Button(f"{level}%", f"dim {light.name} to {level}%") for level in DIM_PRESETS]
+    return buttons
 
 
 def _with_light(handler: Callable[..., None]) -> Callable[..., None]:
@@ -218,10 +229,19 @@ class Lights(Plugin):
 
     @command("lights", aliases=["show lights"], idempotent=True)
     def show(self, ctx: Context) -> None:
-        """Every light and whether it is on, in one answer."""
+        """Every light and whether it is on, in one answer (with buttons: troupe.panels)."""
         if not self.lights:
             ctx.reply("No lights are configured: add [lights.<name>] tables to troupe.toml.")
             return
+        panel = self.panel("lights")
+        assert panel is not None
+        ctx.panel(panel)
+
+    def panel(self, name: str) -> Panel | None:
+        """The `lights` panel as it is now: each light's line and its buttons (toggle, on,
+        off; dim presets for a Hue light)."""
+        if name != "lights" or not self.lights:
+            return None
         lines = self._local_lines()
         remote = {light.host for light in self.lights.values()
                   if light.host not in (None, self.host.name)}
@@ -233,7 +253,9 @@ class Lights(Plugin):
                 lines[key] = line(light.name, f"{said['state']} ({light.where}, since {since})"
                                   if said.get("state") else
                                   f"unknown: nothing from {light.host} on its board")
-        ctx.reply("Lights:\n" + "\n".join(lines[key] for key in self.lights))
+        rows = [Row(escape(lines[key]), _buttons(light)) for key, light in self.lights.items()]
+        text = "Lights:\n" + "\n".join(lines[key] for key in self.lights)
+        return Panel("lights", "Lights", rows, host=self.host.name, text=text)
 
     # ---- helpers -------------------------------------------------------------------
     def _output(self, light: Light) -> OutputDevice:
