@@ -102,3 +102,21 @@ def test_an_edited_message_is_fresh_by_its_last_edit():
     assert seal.verify({**message, "edited": {"user": "UPI", "ts": "5000.000200"}})
     assert not seal.verify({**message, "user": "USTRANGER",
                             "edited": {"user": "USTRANGER", "ts": "5000.000200"}})
+
+
+def test_an_outsiders_pin_made_while_no_pi_watched_is_removed_not_reported(tmp_path: Path):
+    """Pinned by an outsider while every Pi was down: found at catch-up, the pin is not a
+    claim: no "stopped answering" report, the pin is removed and the command runs once."""
+    fed, log = probe_federation(tmp_path, 2)
+    fed.ws.start()
+    mallory = fed.ws.add_user("mallory")
+    ts = fed.say("count 1")
+    WebClient(token=mallory["token"], base_url=fed.ws.api_url).pins_add(
+        channel=fed.ws.channel_id, timestamp=ts)
+    with fed.start(["pi-1"]):  # (the Pis come back one by one: see docs/security.md)
+        fed.start(["pi-2"])
+        wait_for(lambda: runs(log) == {1: 1}, 40, "the command to run")
+        wait_for(lambda: not fed.ws.pins(), 20, "every pin to be gone")
+        answers = json.dumps(fed.answers_to(ts))
+        assert "stopped answering" not in answers
+        assert runs(log) == {1: 1}

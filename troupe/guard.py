@@ -36,6 +36,7 @@ from slackmq import SlackMQ, SlackMQError
 from slackmq.core import PIN_CLOCK_GRAIN
 from troupe.clock import describe_offset, local_now
 from troupe.config import Config
+from troupe.outsiders import OutsiderPins
 from troupe.plugin import RestartRequested
 from troupe.slack_web import make_web_client
 
@@ -212,7 +213,7 @@ class Guard:
         self.on_restart = on_restart
         self.window = preferred_window() if preferred is None else preferred
         self.ranking = Ranking(mq.client, mq.channel, lambda: mq.user_id, members)
-        self._outsiders: dict[str, str] = {}  # ts -> who pinned it, not a Pi
+        self.outsiders = OutsiderPins(mq, host, self.first_in_line)  # others' pins: no claims
         self._pins_seen: OrderedDict[str, str] = OrderedDict()  # ts -> "added" | "removed"
         self._claim_times: deque[tuple[float, float]] = deque(maxlen=200)  # (when, seconds)
         self._claiming: dict[object, float] = {}  # claims in progress: when they started
@@ -412,25 +413,15 @@ class Guard:
 
     def outsider_pin(self, ts: str, user: str | None) -> None:
         """Someone not a Pi pinned `ts`: never a claim. The first Pi in line removes the pin
-        (one pins.remove); its removal frees the command for the Pis to claim as usual."""
-        with self._lock:
-            self._outsiders[ts] = user or "?"
-            self._outsiders.pop(next(iter(self._outsiders))) if len(self._outsiders) > 200 else 0
+        (troupe.outsiders); its removal frees the command for the Pis to claim as usual."""
+        self.outsiders.note(ts, user)
         if self.first_in_line(ts):
-            self._remove_outsider_pin(ts)
-
-    def _remove_outsider_pin(self, ts: str) -> None:
-        log.warning("%s %s: pinned by %s, not a Pi; unpinning", self.host, ts,
-                    self._outsiders.get(ts))
-        try:
-            self.mq.client.pins_remove(channel=self.mq.channel, timestamp=ts)
-        except Exception as e:  # noqa: BLE001 - no_pin: removed already; else the lease decides
-            log.info("%s %s: could not remove the outsider's pin: %s", self.host, ts, e)
+            self.outsiders.remove(ts)
 
     def pin_removed(self, ts: str) -> None:
         self.ranking.back(ts)
         with self._lock:
-            if self._outsiders.pop(ts, None) is not None:  # an outsider's pin went: claim now
+            if self.outsiders.pop(ts):  # an outsider's pin went: claim now
                 watch = self._watches.get(ts)
                 if watch and watch.kind == "takeover":
                     self._watches[ts] = _Watch(watch.job, "retry", 0.0)
@@ -565,9 +556,14 @@ class Guard:
                 job.report_interrupted(holder.user_id)
 
     def _take_over(self, job: Job) -> None:
-        if job.ts in self._outsiders:  # the first Pi in line did not remove it: this one does
-            self._remove_outsider_pin(job.ts)
+        if self.outsiders.known(job.ts) and not self.first_in_line(job.ts):
+            self.outsiders.remove(job.ts)  # the first Pi in line did not: this one does
             self._arm(job, "retry", time.time() + RETRY_TRANSIENT_EVERY)
+            return
+        with self._lock:  # a pin seen added by a Pi is a Pi's: no look to spend on it
+            by_a_pi = self._pins_seen.get(job.ts) == "added"
+        if not by_a_pi and self.outsiders.found(self._mq(job), job.ts):  # while none watched
+            self._arm(job, "takeover", self._stale_at(job))  # claimed once the pin is gone
             return
         try:
             claim = self._mq(job).take_over(job.ts, idempotent=job.idempotent)
