@@ -265,6 +265,9 @@ class SceneRun:
         extra = progress.payload()
         if self.answer_ts is None:
             self.answer_ts = self.ctx.reply(text, thread=True, extra=extra)
+            if self.answer_ts is None and not final:  # Slack refused it to the end
+                raise RuntimeError("could not post the scene's answer, which keeps its "
+                                   "progress; no step run unrecorded")
             return
         try:
             self.host.edit(self.answer_ts, text, reply_to=self.ctx.ts, extra=extra)
