@@ -25,9 +25,11 @@ def hue():
 
 @pytest.fixture
 def fed(tmp_path: Path, hue: HueBridge):
-    with Federation(tmp_path / "fed", 3, plugins=["lights"], gpio=True,
+    with Federation(tmp_path / "fed", 3, plugins=["lights", "scenes"], gpio=True,
                     config={"hue": {"bridge": hue.address, "username": hue.username},
-                            "lights": HOUSE}) as federation:
+                            "lights": HOUSE,
+                            "scenes": {"evening": {"steps": ["switch dining on"]}}}
+                    ) as federation:
         yield federation
 
 
@@ -106,6 +108,19 @@ def test_an_outsiders_click_is_refused_privately_and_runs_nothing(fed, hue):
     assert "you are not allowed to command this house" in refusal["text"]
     assert fed.bot_messages(thread_ts=answer["ts"]) == []  # nothing posted, nothing run
     assert hue.changes() == []
+
+
+@pytest.mark.multihost
+def test_a_scene_has_a_run_button(fed, hue):
+    answer = fed.wait_for_answer(fed.say("scenes"))
+    assert answer["text"] == "Scenes:\n`evening`: switch dining on"
+    fed.ws.click(answer["ts"], button(answer, "scene evening"))
+    [command] = wait_for(lambda: commands_in(fed, answer["ts"], "scene evening"), 15,
+                         "the clicked scene posted in the panel's thread")
+    wait_for(lambda: any(m["text"].startswith("Evening: 1 of 1 done") and m["metadata"][
+        "event_payload"]["command_ts"] == command["ts"] for m in fed.bot_messages(
+            thread_ts=answer["ts"])), 20, "the scene's answer in the panel's thread")
+    assert [(c["light"], c["attr"], c["new"]) for c in hue.changes()] == [("Dining", "on", True)]
 
 
 def test_a_click_is_remembered_across_a_restart(tmp_path):

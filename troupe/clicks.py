@@ -30,7 +30,7 @@ from slack_sdk.errors import SlackApiError
 
 from troupe.config import NOT_A_USER, NOT_AN_ADMIN
 from troupe.files import write_atomic
-from troupe.panels import panel_name
+from troupe.panels import REFRESH, panel_name
 from troupe.refusals import Refusals
 from troupe.seen import SeenMessages
 from troupe.slack_web import why
@@ -80,15 +80,18 @@ class Clicks:
             return
         container = payload.get("container") or {}
         panel_ts = container.get("message_ts") if container.get("type") == "message" else None
+        if not bot.authors.authorized(user):
+            self.refusals.refuse(bot.channel_id, key, user, f"Sorry, {NOT_A_USER}", text)
+            return
+        if text == REFRESH:  # the panel read again, nothing run
+            self._refresh_after(payload, None, None, user)
+            return
         found = bot._match(text) if text else None
         if found is None:
             self._tell(user, f"Sorry, the button `{excerpt(text)}` is not a command {bot.name} "
                              "knows (the panel may be from an older release): type it instead.")
             return
         spec = found[1]
-        if not bot.authors.authorized(user):
-            self.refusals.refuse(bot.channel_id, key, user, f"Sorry, {NOT_A_USER}", text)
-            return
         if spec.admin and not bot.config.may_administer(user):
             self.refusals.refuse(bot.channel_id, key, user,
                                  f"Sorry, {NOT_AN_ADMIN.format(spec.name)}", text)
@@ -107,12 +110,13 @@ class Clicks:
             threading.Thread(target=self._refresh_after, name="click-refresh", daemon=True,
                              args=(payload, ask, thread, user)).start()
 
-    def _refresh_after(self, payload: dict[str, Any], ask: str, thread: str | None,
+    def _refresh_after(self, payload: dict[str, Any], ask: str | None, thread: str | None,
                        user: str) -> None:
         """Wait for the clicked command's answer, then show the new state where it was
         clicked: the panel edited in place, or the person's Home tab published again."""
         try:
-            self.wait_for_answer(ask, thread)
+            if ask:
+                self.wait_for_answer(ask, thread)
             container = payload.get("container") or {}
             if container.get("type") == "view":
                 home = getattr(self.bot, "home", None)

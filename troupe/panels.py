@@ -19,6 +19,7 @@ from typing import Any
 from troupe.text import escape
 
 PANEL_BLOCK = "troupe_panel:"  # block_id prefix of a panel's first block: names the panel
+REFRESH = "troupe:refresh"  # the value of a panel's Refresh button: render it again, run nothing
 MAX_ROWS = 23  # 50 blocks a message: a title, two blocks a row, a footer
 MAX_BUTTON_TEXT = 75  # Slack's limit on a button's label
 
@@ -48,6 +49,7 @@ class Panel:
     host: str  # the Pi that serves the panel: only its app gets the clicks
     text: str = ""  # the fallback: the answer as it reads without buttons
     note: str = ""  # a line under the rows (e.g. where a state comes from)
+    refresh: bool = False  # a Refresh button by the title: the panel read again, in place
 
     def fallback(self) -> str:
         return self.text or "\n".join([f"{self.title}:", *(r.text for r in self.rows)])
@@ -57,6 +59,9 @@ class Panel:
         actions block a row, and a footer saying that typing works too."""
         title = f"*{escape(self.title)}*  ·  served by {escape(self.host)}"
         blocks: list[dict[str, Any]] = [_section(title, f"{PANEL_BLOCK}{self.name}")]
+        if self.refresh:
+            blocks[0]["accessory"] = {"type": "button", "action_id": "refresh", "value": REFRESH,
+                                      "text": {"type": "plain_text", "text": "Refresh"}}
         for n, row in enumerate(self.rows[:MAX_ROWS]):
             blocks.append(_section(row.text, f"row:{n}"))
             if row.buttons:

@@ -32,7 +32,9 @@ from typing import Any
 from troupe.commands import CommandSpec, Pattern, command, commands_of, suggest
 from troupe.config import MISSING, Checker, Problem
 from troupe.loader import resolve_plugins
+from troupe.panels import Button, Panel, Row
 from troupe.plugin import Context, Plugin
+from troupe.text import escape
 
 from .runner import PART, SceneRun, match_steps
 
@@ -223,9 +225,21 @@ class Scenes(Plugin):
         if not scenes:
             ctx.reply("No scenes configured: add [scenes.<name>] tables with steps = [...].")
             return
+        panel = self.panel("scenes")
+        assert panel is not None
+        ctx.panel(panel)
+
+    def panel(self, name: str) -> Panel | None:
+        """The `scenes` list as a panel: each scene with a Run button (`scene <name>`)."""
+        scenes = sorted(self._scenes().values())
+        if name != "scenes" or not scenes:
+            return None
         lines = [f"`{name}`{f' ({about})' if about else ''}: " + "; ".join(steps)
                  for name, steps, about in scenes]
-        ctx.reply("Scenes:\n" + "\n".join(lines))
+        rows = [Row(escape(line), [Button("Run", f"scene {name}", "primary")])
+                for line, (name, _, _) in zip(lines, scenes, strict=True)]
+        return Panel("scenes", "Scenes", rows, host=self.host.name,
+                     text="Scenes:\n" + "\n".join(lines))
 
 
 def table_name(table: dict[str, Any], key: str) -> str:

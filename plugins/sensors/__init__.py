@@ -52,7 +52,9 @@ from typing import Any
 
 from troupe.commands import command
 from troupe.config import Problem
+from troupe.panels import Panel, Row
 from troupe.plugin import Context, Plugin
+from troupe.text import escape
 
 from .check import SETTINGS, answer_wait, check_sensors
 from .devices import Sensor, SensorSpec, Temperature, make_sensor
@@ -178,11 +180,18 @@ class Sensors(Plugin):
     # ---- commands --------------------------------------------------------------
     @command("sensors", aliases=["show sensors"], idempotent=True)
     def show(self, ctx: Context) -> None:
-        """Every sensor's reading, from the Pis' boards, in one answer."""
-        hosts = sorted({spec.host for spec in self.specs})
-        if not hosts:
+        """Every sensor's reading, from the Pis' boards, in one answer (a panel that can be
+        refreshed in place: troupe.panels)."""
+        panel = self.panel("sensors")
+        if panel is None:
             ctx.reply("No sensors configured: add [sensors.<name>] tables (type, host, gpio).")
             return
+        ctx.panel(panel)
+
+    def panel(self, name: str) -> Panel | None:
+        hosts = sorted({spec.host for spec in self.specs})
+        if name != "sensors" or not hosts:
+            return None
         got = {self.host.name: self.readings()} if self.host.name in hosts else {}
         if set(hosts) - {self.host.name}:
             for host, fields in self.host.boards().items():  # one read of the boards
@@ -190,7 +199,9 @@ class Sensors(Plugin):
                 if host in hosts and host != self.host.name and isinstance(said, dict):
                     got[host] = [f"{name} ({self._type(name)}): {r.get('reading')}"
                                  f"{_at(r.get('at'))}" for name, r in said.items()]
-        ctx.reply(_answer(hosts, got, "nothing on its board"))
+        text = _answer(hosts, got, "nothing on its board")
+        rows = [Row(escape(line)) for line in text.splitlines()[1:]]
+        return Panel("sensors", "Sensors", rows, host=self.host.name, text=text, refresh=True)
 
     def _type(self, name: str) -> str:
         return next((spec.type for spec in self.specs if spec.name == name), "sensor")
