@@ -208,3 +208,23 @@ def test_sensors_answers_once_from_the_boards(house):
     wait_for(lambda: not house.ws.pins(), 10, "every claim released")
     assert house.bot_messages(after=ts) == [answer]  # nothing else, in the channel or a thread
 
+
+
+@pytest.mark.multihost
+def test_the_sensors_panel_refreshes_in_place(house):
+    """Issue 15: `sensors` is a panel; its Refresh button reads the boards again and edits
+    the panel in place, running nothing and posting nothing."""
+    house.gpio("pi-2").drive(17, 0)
+    wait_for(lambda: "closed" in str(board(house, "pi-2").get("sensors", {}).get("front")), 10,
+             "pi-2's board to show the door closed")
+    answer = house.wait_for_answer(house.say("sensors"))
+    assert "pi-2: front (door): closed" in answer["text"]
+    house.gpio("pi-2").drive(17, 1)  # the door opens
+    wait_for(lambda: "open" in str(board(house, "pi-2").get("sensors", {}).get("front")), 10,
+             "pi-2's board to show the door open")
+    house.ws.click(answer["ts"], "refresh")
+    panel = lambda: next(m for m in house.ws.messages() if m["ts"] == answer["ts"])  # noqa: E731
+    wait_for(lambda: "pi-2: front (door): open" in panel()["text"], 15,
+             "the panel read again, in place")
+    assert panel()["blocks"][0]["accessory"]["action_id"] == "refresh"
+    assert house.bot_messages(thread_ts=answer["ts"]) == []  # nothing posted, nothing run
