@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import troupe
 from troupe.clicks import Clicks
 from troupe.panels import Button, Panel, Row, panel_name
 from troupe.sim.hue import HueBridge
@@ -121,6 +122,25 @@ def test_a_scene_has_a_run_button(fed, hue):
         "event_payload"]["command_ts"] == command["ts"] for m in fed.bot_messages(
             thread_ts=answer["ts"])), 20, "the scene's answer in the panel's thread")
     assert [(c["light"], c["attr"], c["new"]) for c in hue.changes()] == [("Dining", "on", True)]
+
+
+@pytest.mark.multihost
+def test_the_home_tab_shows_the_house_with_the_same_buttons(fed, hue):
+    view = fed.ws.open_home("pi-3")
+    shown = str(view["blocks"])
+    assert f"as pi-3 sees it (Troupe {troupe.__version__})" in shown
+    assert "- dining: off (Hue)" in shown and "`evening`: switch dining on" in shown
+    wait_for(lambda: all(f"- {pi}: Troupe {troupe.__version__}" in str(
+        fed.ws.open_home("pi-3")["blocks"]) for pi in ("pi-1", "pi-2")), 15,
+        "the other Pis and their versions, from their boards")
+    view = fed.ws.home_view("pi-3")
+    fed.ws.click_home("pi-3", button(view, "toggle dining light"))
+    wait_for(lambda: "- dining: on" in str(fed.ws.home_view("pi-3")["blocks"]), 20,
+             "the Home tab published again with the light on")
+    assert [(c["attr"], c["new"]) for c in hue.changes()] == [("on", True)]
+    fed.ws.add_user("mallory")
+    refused = str(fed.ws.open_home("pi-1", user="mallory")["blocks"])
+    assert "not allowed to command this house" in refused and "button" not in refused
 
 
 def test_a_click_is_remembered_across_a_restart(tmp_path):

@@ -30,6 +30,7 @@ from slack_sdk.errors import SlackApiError
 
 from troupe.config import NOT_A_USER, NOT_AN_ADMIN
 from troupe.files import write_atomic
+from troupe.home import Home
 from troupe.panels import REFRESH, panel_name
 from troupe.refusals import Refusals
 from troupe.seen import SeenMessages
@@ -55,14 +56,13 @@ class Clicks:
         self.path = Path(bot.config.state_dir) / f"{bot.name}-clicks.json"
         self._done: deque[str] | None = None
         self._lock = threading.Lock()
+        self.home = Home(bot) if hasattr(bot, "roster") else None  # the App Home tab
 
     def handle(self, kind: str, payload: dict[str, Any]) -> None:
         if kind == "block_actions":
             self.click(payload)
-        elif kind == "app_home_opened":
-            home = getattr(self.bot, "home", None)
-            if home is not None:
-                home.opened(payload)
+        elif kind == "app_home_opened" and self.home is not None:
+            self.home.opened(payload)
 
     # ---- a click ------------------------------------------------------------------------
     def click(self, payload: dict[str, Any]) -> None:
@@ -119,9 +119,8 @@ class Clicks:
                 self.wait_for_answer(ask, thread)
             container = payload.get("container") or {}
             if container.get("type") == "view":
-                home = getattr(self.bot, "home", None)
-                if home is not None:
-                    home.publish(user)
+                if self.home is not None:
+                    self.home.publish(user)
                 return
             blocks = (payload.get("message") or {}).get("blocks")
             self.update_panel(container.get("message_ts"), panel_name(blocks))

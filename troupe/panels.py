@@ -63,9 +63,9 @@ class Panel:
             blocks[0]["accessory"] = {"type": "button", "action_id": "refresh", "value": REFRESH,
                                       "text": {"type": "plain_text", "text": "Refresh"}}
         for n, row in enumerate(self.rows[:MAX_ROWS]):
-            blocks.append(_section(row.text, f"row:{n}"))
+            blocks.append(_section(row.text, f"{self.name}:row:{n}"))
             if row.buttons:
-                blocks.append({"type": "actions", "block_id": f"buttons:{n}",
+                blocks.append({"type": "actions", "block_id": f"{self.name}:buttons:{n}",
                                "elements": [_button(n, m, b) for m, b in enumerate(row.buttons)]})
         more = len(self.rows) - MAX_ROWS
         footer = [self.note] if self.note else []
@@ -73,7 +73,7 @@ class Panel:
             footer.append(f"{more} more not shown: type the command for the whole list.")
         footer.append(f"If a button fails, {escape(self.host)} is gone: ask again for a fresh "
                       "panel. Every button can be typed too.")
-        blocks.append({"type": "context", "block_id": "footer",
+        blocks.append({"type": "context", "block_id": f"{self.name}:footer",
                        "elements": [{"type": "mrkdwn", "text": " ".join(footer)}]})
         return blocks
 

@@ -49,6 +49,8 @@ def test_blocks_are_stored_and_returned(ws, client):
     ({"type": "section"}, "invalid_blocks_format"),
     ([{"text": "no type"}], "invalid_blocks"),
     ([{"type": "divider"}] * 51, "invalid_blocks"),
+    ([{"type": "divider", "block_id": "a"}, {"type": "divider", "block_id": "a"}],
+     "invalid_blocks"),
 ])
 def test_malformed_blocks_are_refused_as_slack_does(ws, client, blocks, error):
     with pytest.raises(SlackApiError) as err:

@@ -35,6 +35,9 @@ def check_blocks(blocks: Any, limit: int = MAX_BLOCKS) -> list[dict[str, Any]] |
             raise SlackError("invalid_blocks",
                              errors=[f"missing required field: type [json-pointer:/blocks/{n}]"])
         block.setdefault("block_id", secrets.token_urlsafe(4))
+        if any(b is not block and b.get("block_id") == block["block_id"] for b in out[:n]):
+            raise SlackError("invalid_blocks", errors=[
+                f"duplicate block_id {block['block_id']!r} [json-pointer:/blocks/{n}]"])
         for element in _elements(block):
             if element.get("type") == "button":
                 element.setdefault("action_id", secrets.token_urlsafe(4))
