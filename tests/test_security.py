@@ -154,7 +154,8 @@ def test_only_admins_run_admin_commands(tmp_path):
         assert "Exclusive commands go to: any Pi" in fed.wait_for_answer(ts)["text"]
         assert len(ephemerals) == 1 and not fed.answers_to(refused)
         # A refusal costs no pin and no marker (issue 12): only the one ephemeral.
-        assert not fed.ws.reactions(refused) and not fed.ws.pins()
+        assert not fed.ws.reactions(refused)
+        assert all(p["message"]["ts"] != refused for p in fed.ws.pins())
 
         ts = fed.say("target pi-2")  # the admin
         assert "now go to me" in fed.wait_for_answer(ts)["text"]
