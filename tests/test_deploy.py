@@ -191,7 +191,15 @@ def test_manifest():
         "pins:read", "pins:write", "reactions:read", "reactions:write", "users:read"}
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
         "message.channels", "message.groups", "pin_added", "pin_removed",
-        "reaction_added", "reaction_removed"}
+        "reaction_added", "reaction_removed", "app_home_opened"}
+    # Buttons and the Home tab (issue 15): interactivity over Socket Mode needs no URL, and
+    # neither they nor views.publish need a scope: the scopes stay exactly these.
+    assert manifest["settings"]["interactivity"] == {"is_enabled": True}
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is False
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
+        "channels:history", "groups:history", "channels:read", "groups:read", "chat:write",
+        "pins:read", "pins:write", "reactions:read", "reactions:write", "users:read"}
     assert len(manifest["display_information"]["name"]) <= 35
 
 
