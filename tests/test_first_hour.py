@@ -217,7 +217,7 @@ def test_help_shows_whole_sentences_and_hides_what_is_not_for_typing():
     assert ("target <host> — Send exclusive commands to one Pi (`target pi-2`) until "
             "`target all`; the Pis remember it across restarts.") in text
     internal = [s for s in specs if s.internal]
-    assert {s.usage.split()[0] for s in internal} >= {"fire", "update", "sensor", "schedule"}
+    assert {s.usage.split()[0] for s in internal} >= {"fire", "update", "scene", "schedule"}
     for spec in internal:
         assert spec.usage not in text
     assert suggest("fire schedule now", specs) != ["fire schedule <spec...>"]
