@@ -99,19 +99,24 @@ def test_killed_pi_never_runs_a_command_twice(tmp_path):
 def test_a_claim_in_a_thread_is_taken_over_after_every_watching_pi_restarted(tmp_path,
                                                                              posted_by):
     """The history read on reconnect shows no thread replies: a command claimed in a thread
-    (typed there, or a scene's step) whose holder died, while every Pi watching it
-    restarted, is found again by its pin."""
-    fed, log = probe_federation(tmp_path, 3, config={"scenes": {"slow": {"steps": ["hold 1"]}}},
+    (typed there, or a scene's step for another Pi) whose holder died, while every Pi
+    watching it restarted, is found again by its pin."""
+    fed, log = probe_federation(tmp_path, 3,
+                                config={"scenes": {"slow": {"steps": ["hold on pi-3 1"]}}},
                                 plugins=["probe", "scenes"])
     with fed:
         if posted_by == "person":
             parent = fed.say("commands in this thread, please")
             ts = fed.say("hold 1", thread_ts=parent)
         else:
+            # A scene's Pi runs what it can itself; a step only pi-3 can run is posted in the
+            # scene's thread. pi-3 is away while the scene is claimed, so another Pi runs it.
+            fed.kill("pi-3")
             parent = fed.say("scene slow")
             step = wait_for(lambda: [m for m in fed.bot_messages(thread_ts=parent)
-                                     if m["text"] == "hold 1"], 20, "the scene's step")
+                                     if m["text"] == "hold on pi-3 1"], 20, "the scene's step")
             ts = step[0]["ts"]
+            fed.start_host("pi-3")
         wait_for(lambda: runs(log, "start"), 20, "a Pi to start the command")
         holder = next(line.split()[2] for line in log.read_text().splitlines())
         for name in fed.host_names:

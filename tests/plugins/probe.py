@@ -32,6 +32,16 @@ class Probe(Plugin):
         """Every Pi records command n."""
         self._record(f"ping {n}")
 
+    @command("set {device:word} {n:int}")
+    def set_device(self, ctx, device: str, n: int) -> None:
+        """Record that `device` was set to n: commands on one device run in the order posted."""
+        self._record(f"set {n}", device)
+        ctx.reply(f"{device} set to {n}")
+
+    def device_of(self, spec, args) -> str | None:
+        """The device a command acts on (troupe.lanes keeps their order)."""
+        return f"device {args['device']}" if spec.attr == "set_device" else None
+
     @command("boom")
     def boom(self, ctx) -> None:
         """Fail on purpose."""
@@ -51,6 +61,12 @@ class Probe(Plugin):
     @command("wait {n:int}", idempotent=True)
     def wait(self, ctx, n: int) -> None:
         """`hold`, but idempotent: a takeover may run it again."""
+        self.hold(ctx, n)
+
+    @command("hold on {host:word} {n:int}",
+             runs_on=lambda self, args: args["host"] == self.host.name)
+    def hold_on(self, ctx, host: str, n: int) -> None:
+        """`hold`, on the named Pi only: a scene posts it in its thread for that Pi."""
         self.hold(ctx, n)
 
     @command("only {host:word} {n:int}", runs_on=lambda self, args: args["host"] == self.host.name)
