@@ -172,7 +172,7 @@ def test_config_mistakes_are_reported_by_key(tmp_path):
     path = tmp_path / "troupe.toml"
     path.write_text(dump_toml(raw))
     with pytest.raises(ConfigError) as e:
-        check_config(path, env={})
+        check_config(path, env={"TROUPE_FEDERATION_SECRET": "a-secret-the-pis-of-the-house-share"})
     problems = {p.key: str(p) for p in e.value.problems}
     assert set(problems) == {
         "hue.bridge", "hue.colour", "hue.username", "lights.porch.gpio", "lights.shed.gpio",
