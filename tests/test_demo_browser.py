@@ -223,3 +223,49 @@ def test_an_update_shows_each_pis_step_and_its_button_goes_once_done(browser, de
     expect(page.locator("#update")).to_contain_text(f"Every Pi runs {newer}")
     expect(page.get_by_role("button", name=command)).to_have_count(0)  # no button, no chip
     expect(steps).to_have_count(0, timeout=20_000)  # the summary closes the steps
+
+
+def test_buttons_on_an_answer_and_on_a_pis_home_tab_switch_the_light(browser, demo):
+    """Issue 15: `lights` answers with buttons; clicking one switches the light (only the Pi
+    that posted the panel hears the click, and posts the command); each Pi has a Home tab
+    with the same buttons."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1360, "height": 860})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(demo.url)
+    expect(page.locator(".pi[data-state=online]")).to_have_count(3, timeout=30_000)
+    lounge = page.locator("[data-light=lounge]")
+    before = lounge.get_attribute("data-on")
+    after = "false" if before == "true" else "true"
+
+    ts = send(page, "lights")
+    panel = page.locator(f'li.msg[data-reply-to="{ts}"]')
+    expect(panel).to_contain_text("served by", timeout=20_000)
+    toggle = panel.locator(".block-buttons").filter(has=page.locator("text=25%")).nth(0)
+    expect(toggle).to_be_visible()
+    lounge_row = panel.locator(".blocks > .text", has_text="lounge")
+    assert lounge_row.count() == 1
+    # The lounge's buttons follow its line: Toggle is the first of them.
+    buttons = panel.locator(".blocks > *")
+    index = [buttons.nth(i).inner_text() for i in range(buttons.count())].index(
+        lounge_row.inner_text())
+    buttons.nth(index + 1).locator("button", has_text="Toggle").click()
+    expect(lounge).to_have_attribute("data-on", after, timeout=20_000)
+    expect(panel.locator(".blocks > .text", has_text="lounge")).to_contain_text(
+        "on" if after == "true" else "off", timeout=20_000)  # the panel edited in place
+
+    pi = panel.get_attribute("data-author")
+    page.locator(f'[data-pi="{pi}"] [data-action=home]').click()
+    home = page.locator(f'#home[data-pi="{pi}"]')
+    expect(home).to_contain_text(f"as {pi} sees it", timeout=20_000)
+    expect(home).to_contain_text("Pis of this house")
+    rows = home.locator(".blocks > *")
+    texts = [rows.nth(i).inner_text() for i in range(rows.count())]
+    lounge_at = next(i for i, t in enumerate(texts) if t.startswith("- lounge"))
+    rows.nth(lounge_at + 1).locator("button", has_text="Toggle").click()
+    expect(lounge).to_have_attribute("data-on", before, timeout=20_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "demo-buttons.png"))
+    assert errors == []

@@ -352,6 +352,29 @@ class Demo:
         except Exception as e:  # noqa: BLE001 - e.g. an unknown thread
             raise DemoError(f"could not post: {e}") from e
 
+    async def click(self, ts: str, action_id: str) -> dict[str, Any]:
+        """The person clicks a button on a Pi's message (only that Pi hears it)."""
+        try:
+            return await asyncio.to_thread(self.ws.click, ts, action_id)
+        except (KeyError, ValueError) as e:
+            raise DemoError(f"could not click: {e}") from e
+
+    async def open_home(self, name: str) -> list[dict[str, Any]]:
+        """The person opens the Pi's Home tab: the view the Pi publishes, as the page draws it."""
+        self._pi(name)
+        try:
+            view = await asyncio.to_thread(self.ws.open_home, name, None, 10.0)
+        except TimeoutError as e:
+            raise DemoError(f"{name} did not publish its Home tab: is it online?") from e
+        return self.chat.blocks(view.get("blocks")) or []
+
+    async def click_home(self, name: str, action_id: str) -> dict[str, Any]:
+        self._pi(name)
+        try:
+            return await asyncio.to_thread(self.ws.click_home, name, action_id)
+        except (KeyError, ValueError) as e:
+            raise DemoError(f"could not click: {e}") from e
+
     def _pi(self, name: str) -> Pi:
         if name not in self.pis:
             raise DemoError(f"no Pi called {name!r}; the Pis are {', '.join(self.pis)}", 404)

@@ -28,6 +28,7 @@ REPLY_EVENT = "troupe_reply"
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _EMOJI_CODE = re.compile(r":([a-z0-9_+-]+):")
 _TAKEOVER = re.compile(r"^slackmq-takeover (\S+) of (\S+)@")  # slackmq's election bids
+_HEARTBEAT = re.compile(r"^slackmq-heartbeat (\S+) on ")  # a holder renewing its claim
 _FIRING = re.compile(r"^fire schedule (\S+) \S+ (\S+): (.*)$", re.S)  # the schedules plugin's
 
 
@@ -90,6 +91,7 @@ class Chat:
             "is_command": meta.get("event_type") == COMMAND_EVENT,
             "reply_to": payload.get("command_ts") if meta.get("event_type") == REPLY_EVENT
             else None,
+            "blocks": self.blocks(msg.get("blocks")),
         }
         for r in msg.get("reactions") or []:
             out["reactions"].append(self._reaction(r["name"], r.get("users", [])))
@@ -104,8 +106,48 @@ class Chat:
             out["kind"] = "protocol"
             out["text"] = (f"{taker} takes back its own claim after restarting (slackmq election)"
                            if taker == holder else f"{taker} bids to take over the claim of "
-                           f"{holder}, who stopped answering (slackmq election)")
+                           f"{holder}, silent for a lease (slackmq election)")
+        beat = _HEARTBEAT.match(msg.get("text", ""))
+        if beat:
+            out["kind"] = "protocol"
+            out["text"] = f"{self.name(beat.group(1))} is still working on it (slackmq heartbeat)"
         return out
+
+    def blocks(self, blocks: Any) -> list[dict[str, Any]] | None:
+        """Block Kit as the page draws it: lines of text, rows of buttons, small notes."""
+        if not isinstance(blocks, list) or not blocks:
+            return None
+        out: list[dict[str, Any]] = []
+        for block in blocks:
+            if not isinstance(block, dict):
+                continue
+            kind = block.get("type")
+            text = (block.get("text") or {}).get("text") if isinstance(block.get("text"),
+                                                                        dict) else None
+            if kind == "section" and isinstance(text, str):
+                out.append({"kind": "text", "text": self.text(text)})
+            elif kind == "context":
+                notes = [e.get("text", "") for e in block.get("elements") or []
+                         if isinstance(e, dict)]
+                out.append({"kind": "note", "text": self.text(" ".join(notes))})
+            elements = [*(block.get("elements") or []), block.get("accessory")]
+            buttons = [{"action_id": e.get("action_id"), "style": e.get("style"),
+                        "label": str((e.get("text") or {}).get("text") or "")}
+                       for e in elements if isinstance(e, dict) and e.get("type") == "button"]
+            if buttons:
+                out.append({"kind": "buttons", "buttons": buttons})
+        return out
+
+    def _on_interaction(self, item: dict[str, Any], metadata: Any) -> list[dict[str, Any]]:
+        who = self.name(item.get("user"))
+        return [self.log(f"{who} clicked a button of {item.get('app')}: Slack sends the click "
+                         f"to {item.get('app')} only, which posts its command", "slack")]
+
+    def _on_view_published(self, item: dict[str, Any], metadata: Any) -> list[dict[str, Any]]:
+        if item.get("user") != self.person_id:
+            return []
+        return [{"type": "home", "pi": item.get("app"),
+                 "blocks": self.blocks((item.get("view") or {}).get("blocks")) or []}]
 
     def _reaction(self, name: str, users: list[str]) -> dict[str, Any]:
         return {"name": name, "emoji": emoji(name), "meaning": MARKER_MEANING.get(name),
@@ -240,7 +282,7 @@ def trail(events: list[dict[str, Any]], pinned_by: str | None) -> list[dict[str,
         elif late:
             text, tone = f"{actor} pinned late · saw it done · unpinned", "late"
         elif "unpinned" not in did:
-            text, tone = f"{actor} claimed · stopped answering", "failed"
+            text, tone = f"{actor} claimed · did not finish", "failed"
         else:
             text, tone = f"{actor} claimed · unpinned", "late"
         step = _step(text, tone, live=pinned_by == actor)

@@ -7,6 +7,9 @@
     POST /api/pis/<pi>/<action>    kill | restart | cut_off | restore
     POST /api/trap                 {"armed": bool}: kill the Pi that claims the next command
     POST /api/sensors/<sensor>     {"active": bool} (or {} to pulse motion / open-close a door)
+    POST /api/click                {"ts", "action_id"}: the person clicks a button on a message
+    POST /api/home/<pi>            the person opens the Pi's Home tab: {"blocks"} it published
+    POST /api/home/<pi>/click      {"action_id"}: a click on that Home tab
 
 Requests must name the demo's own address as Host (no DNS rebinding), and a
 POST must be JSON from the page's own origin (no cross-site form posts).
@@ -44,6 +47,12 @@ class DemoActions(Protocol):
     def arm_trap(self, armed: bool) -> None: ...
 
     async def drive_sensor(self, key: str, active: bool | None) -> dict[str, Any]: ...
+
+    async def click(self, ts: str, action_id: str) -> dict[str, Any]: ...
+
+    async def open_home(self, name: str) -> list[dict[str, Any]]: ...
+
+    async def click_home(self, name: str, action_id: str) -> dict[str, Any]: ...
 
 
 def _fail(message: str, status: int) -> web.Response:
@@ -118,6 +127,25 @@ def build_app(demo: DemoActions) -> web.Application:
         result = await demo.drive_sensor(request.match_info["name"], active)
         return web.json_response({"ok": True, "sensor": result})
 
+    async def click(request: web.Request) -> web.Response:
+        body = await _json(request)
+        ts, action_id = body.get("ts"), body.get("action_id")
+        if not isinstance(ts, str) or not isinstance(action_id, str):
+            raise DemoError("ts and action_id: the message and the button clicked")
+        return web.json_response({"ok": True, "click": await demo.click(ts, action_id)})
+
+    async def open_home(request: web.Request) -> web.Response:
+        blocks = await demo.open_home(request.match_info["name"])
+        return web.json_response({"ok": True, "blocks": blocks})
+
+    async def click_home(request: web.Request) -> web.Response:
+        body = await _json(request)
+        action_id = body.get("action_id")
+        if not isinstance(action_id, str):
+            raise DemoError("action_id: the button clicked")
+        result = await demo.click_home(request.match_info["name"], action_id)
+        return web.json_response({"ok": True, "click": result})
+
     async def events(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=20)
         await ws.prepare(request)
@@ -139,6 +167,9 @@ def build_app(demo: DemoActions) -> web.Application:
     app.router.add_post("/api/pis/{name}/{action}", pi_action)
     app.router.add_post("/api/trap", trap)
     app.router.add_post("/api/sensors/{name}", sensor)
+    app.router.add_post("/api/click", click)
+    app.router.add_post("/api/home/{name}", open_home)
+    app.router.add_post("/api/home/{name}/click", click_home)
     app.router.add_static("/static/", STATIC, append_version=False)
     return app
 

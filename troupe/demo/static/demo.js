@@ -143,8 +143,47 @@ function messageNode(m, inThread) {
     "data-reply-to": m.reply_to || null, "data-pinned": m.pinned_by ? "true" : null,
   },
   avatar(m.author, m.kind, inThread),
-  el("div", { class: "body" }, header, el("div", { class: "text" }, rich(m.text)), trail(m), reactions(m)));
+  el("div", { class: "body" }, header,
+    m.blocks ? blockNodes(m.blocks, (id) => post("/api/click", { ts: m.ts, action_id: id }))
+      : el("div", { class: "text" }, rich(m.text)), trail(m), reactions(m)));
   return node;
+}
+
+// Block Kit as Slack draws it, simplified: lines of text, rows of buttons, small notes.
+// A button's click goes to the Pi that posted the message (or published the Home tab).
+function blockNodes(blocks, click) {
+  return el("div", { class: "blocks" }, blocks.map((b) => {
+    if (b.kind === "text") return el("div", { class: "text" }, rich(b.text));
+    if (b.kind === "note") return el("div", { class: "block-note", text: b.text });
+    if (b.kind === "buttons") {
+      return el("div", { class: "block-buttons" }, b.buttons.map((btn) => el("button", {
+        class: `btn small${btn.style === "primary" ? " primary" : ""}`, type: "button",
+        "data-action-id": btn.action_id, onclick: () => click(btn.action_id),
+      }, btn.label)));
+    }
+    return null;
+  }));
+}
+
+// ---------------------------------------------------------------- a Pi's Home tab
+async function openHome(pi) {
+  const result = await post(`/api/home/${pi}`);
+  if (!result.ok) return;
+  state.home = { pi, blocks: result.blocks };
+  renderHome();
+}
+
+function renderHome() {
+  const box = $("home");
+  if (!box) return;
+  const home = state.home;
+  box.hidden = !home;
+  if (!home) return;
+  box.dataset.pi = home.pi;
+  box.replaceChildren(
+    el("div", { class: "home-head" }, el("b", { text: `${home.pi}'s Home tab` }), " (in Slack: the app's Home)",
+      el("button", { class: "btn small", type: "button", "aria-label": "Close the Home tab", onclick: () => { state.home = null; renderHome(); } }, "Close")),
+    blockNodes(home.blocks, (id) => post(`/api/home/${home.pi}/click`, { action_id: id })));
 }
 
 let renderQueued = false;
@@ -260,7 +299,10 @@ function renderPis() {
           "", p.running ? "a clean restart: SIGTERM (like systemctl restart), then start" : "start its troupe run process"),
         p.cut_off ? action("restore", "Reconnect", "", "let its Slack calls through again")
           : action("cut_off", "Cut off", "", "cut it off from Slack: its calls hang, no events reach it")),
-      el("div", { class: "pi-state" }, el("b", { text: p.state }), detail ? ` · ${detail}` : ""),
+      el("div", { class: "pi-state" }, el("b", { text: p.state }), detail ? ` · ${detail}` : "",
+        el("button", { class: "btn small home-btn", type: "button", "data-action": "home", "aria-label": `Home tab of ${p.name}`,
+          title: "open this Pi's App Home tab: the house, with buttons", disabled: !p.running,
+          onclick: () => openHome(p.name) }, "Home tab")),
       p.step ? el("div", { class: "pi-step", title: "its step in the update under way", text: p.step }) : null);
   }));
   const online = state.pis.filter((p) => p.state === "online").length;
@@ -366,6 +408,9 @@ function apply(event) {
       break;
     case "trap":
       state.trap = event.armed; renderTrap();
+      break;
+    case "home":
+      if (state.home && state.home.pi === event.pi) { state.home.blocks = event.blocks; renderHome(); }
       break;
     case "activity":
       state.activity.push(event);
