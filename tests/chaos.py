@@ -63,9 +63,10 @@ SCENES = {
     "morning": ["count 1000001", "ping 1000002", "count 1000003"],
     "night": ["count 1000004", "scene morning", "ping 1000005"],
 }
-# Weights of the kinds of command typed; scenes, schedules and timers at least MIN_EACH times.
-KINDS = {"count": 0.70, "ping": 0.12, "boom": 0.05, "scene": 0.06, "scheduled": 0.035,
-         "timer": 0.035}
+# Weights of the kinds of command typed; scenes, schedules, timers and clicks (a panel asked
+# for, then its button clicked) at least MIN_EACH times.
+KINDS = {"count": 0.67, "ping": 0.12, "boom": 0.05, "scene": 0.06, "scheduled": 0.035,
+         "timer": 0.035, "click": 0.03}
 MIN_EACH = 2
 SCHEDULE_DELAY = (3, 20)  # `in N seconds`, N drawn from this range
 TIMER_DELAY = (2, 15)  # `lamp N on for S seconds`
@@ -85,12 +86,14 @@ def scene_steps(name: str) -> list[str]:
 
 @dataclass
 class Posted:
-    kind: str  # count | ping | boom | scene | scheduled | timer
+    kind: str  # count | ping | boom | scene | scheduled | timer | click
     n: int
     ts: str
     at: float
     text: str = ""
     due: float = 0.0  # scheduled and timer: when the command or switch back is due
+    clicked: float = 0.0  # click: when its panel's `count n` button was clicked
+    panel: dict[str, Any] = field(default_factory=dict)  # click: the panel clicked
 
 
 @dataclass
@@ -106,7 +109,7 @@ class Kind:
 
     def line(self, name: str) -> str:
         extra = {"scene": "steps run or posted", "scheduled": "fired", "timer": "switched back",
-                 "broadcast": "Pi runs"}.get(name)
+                 "broadcast": "Pi runs", "click": "commands posted"}.get(name)
         steps = f" ({self.steps} {extra})" if extra else ""
         return (f"{name} {self.posted}{steps}: done {self.done}, answered {self.answered}, "
                 f"run twice {self.twice}, lost {self.lost}")
@@ -364,7 +367,7 @@ class Chaos:
         """The kind of each command, from the seed; every special kind at least MIN_EACH times."""
         rng = self.rng
         kinds = rng.choices(list(KINDS), weights=list(KINDS.values()), k=self.commands)
-        for special in ("scene", "scheduled", "timer"):
+        for special in ("scene", "scheduled", "timer", "click"):
             counts = [i for i in range(self.commands // 2) if kinds[i] == "count"]
             missing = max(0, MIN_EACH - kinds.count(special))
             for i in rng.sample(counts, min(missing, len(counts))):
@@ -390,6 +393,8 @@ class Chaos:
         elif kind == "timer":
             delay = rng.randint(*TIMER_DELAY)
             text = f"lamp {i} on for {delay} seconds"
+        elif kind == "click":
+            text = f"panel {i}"  # answered with a panel; its `count i` button is clicked later
         else:
             text = f"{kind} {i}"
         ts = self.fed.say(text)
@@ -418,12 +423,37 @@ class Chaos:
                     self.inject()
                 if self.rng.random() < 0.3:
                     self.heal_some()
+                self.click_panels()
                 time.sleep(self.rng.uniform(0.0, 0.06))  # pacing of the people typing
             self.heal_all()
+            self.click_panels(wait=60.0)
             self.settle()
             self.check()
         self.report.seconds = time.time() - started
         return self.report
+
+    def click_panels(self, wait: float = 0.0) -> None:
+        """Click the `count n` button of every click panel that has come (waiting up to
+        `wait` seconds for the rest): the click goes to the Pi that posted the panel only,
+        whatever faults are on (duplicated deliveries, that Pi cut off or killed)."""
+        deadline = time.time() + wait
+        while True:
+            for p in self.posted:
+                if p.kind != "click" or p.clicked:
+                    continue
+                panel = next((m for m in list(self.seen.values()) if m.get("blocks") and (
+                    (m.get("metadata") or {}).get("event_payload") or {}).get("command_ts")
+                    == p.ts), None)
+                if panel is not None:
+                    action = next(e["action_id"] for b in panel["blocks"]
+                                  for e in b.get("elements") or []
+                                  if e.get("value") == f"count {p.n}")
+                    self.fed.ws.click(panel["ts"], action)
+                    p.clicked, p.panel = time.time(), panel
+            waiting = [p for p in self.posted if p.kind == "click" and not p.clicked]
+            if not waiting or time.time() >= deadline:
+                return
+            time.sleep(0.2)  # waiting for the last panels, with a deadline
 
     def settle(self) -> None:
         last_due = max((p.due for p in self.posted), default=0.0)
@@ -469,7 +499,8 @@ class Chaos:
         rep = Report(self.seed, self.commands)
         now = time.time()
         kinds = rep.kinds = {name: Kind() for name in
-                             ("exclusive", "broadcast", "boom", "scene", "scheduled", "timer")}
+                             ("exclusive", "broadcast", "boom", "scene", "scheduled", "timer",
+                              "click")}
 
         def ran_once(kind: str, m: dict[str, Any], what: str, stats: Kind) -> str:
             """An exclusive command message: "ran" (once, or twice: reported), "answered"
@@ -543,6 +574,8 @@ class Chaos:
                 self._check_scheduled(p, answers, snap, rep, now)
             elif p.kind == "timer":
                 self._check_timer(p, answers, snap, rep, now, ran_once)
+            elif p.kind == "click":
+                self._check_click(p, snap, rep, now)
         # A count number (typed or scheduled) runs once, whichever message asked for it.
         for (kind, n), runs in snap.by_n.items():
             if kind == "count" and n < STEP_BASE and runs > 1:
@@ -554,6 +587,31 @@ class Chaos:
             if snap.answers.get(p.ts):
                 rep.latencies.append(float(snap.answers[p.ts][0]["ts"]) - float(p.ts))
         return rep
+
+    def _check_click(self, p: Posted, snap: Snapshot, rep: Report, now: float) -> None:
+        """A click runs its command once (a count number run twice is reported with the
+        others), however often Slack delivered it. Not run is excused only if no panel came
+        to click, the command it posted was answered (failed, interrupted), or the panel's
+        Pi was down after the click (Slack shows the click failed then)."""
+        stats = rep.kinds["click"]
+        stats.posted += 1
+        runs = snap.by_n["count", p.n]
+        stats.twice += runs > 1
+        posted = [m for m in snap.commands_in.get(p.panel.get("ts", ""), [])
+                  if m.get("text") == f"count {p.n}"]
+        stats.steps += len(posted)
+        if len(posted) > 1:
+            rep.duplicates.append(f"click {p.n}: its command posted {len(posted)} times")
+        if runs:
+            stats.done += 1
+        elif not p.clicked or any(snap.answers.get(m["ts"]) or snap.excused(m["ts"])
+                                  for m in posted):
+            stats.answered += 1
+        elif self._was_up(self.fed.host_of(p.panel), p.clicked, now):
+            rep.lost.append(f"click {p.n} ({p.panel['ts']}): its Pi was up, nothing ran")
+            stats.lost += 1
+        else:
+            stats.answered += 1
 
     def _check_scene(self, p: Posted, snap: Snapshot, rep: Report,
                      ran_once, broadcast) -> None:

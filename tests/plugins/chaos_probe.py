@@ -20,6 +20,7 @@ import time
 from probe import Probe
 
 from troupe import command
+from troupe.panels import Button, Panel, Row
 
 
 class ChaosProbe(Probe):
@@ -54,3 +55,15 @@ class ChaosProbe(Probe):
         """Switch lamp n off (what a timer posts)."""
         self._run(ctx, "lamp-off", n)
         ctx.reply(f"lamp {n} is off")
+
+    @command("panel {n:int}")
+    def show_panel(self, ctx, n: int) -> None:
+        """A panel with one button, `count n`: the chaos run clicks it (issue 15)."""
+        ctx.panel(self.panel(f"chaos-{n}"))
+
+    def panel(self, name: str):
+        kind, _, n = name.partition("-")
+        if kind != "chaos" or not n.isdigit():
+            return None
+        return Panel(name, f"Panel {n}", [Row(f"count {n}", [Button("Count", f"count {n}")])],
+                     host=self.host.name)
