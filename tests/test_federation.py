@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import hashlib
 import os
 import platform
 import sys
@@ -34,17 +35,83 @@ def probe_federation(tmp_path: Path, hosts: int, config: dict | None = None,
     return fed, log
 
 
-def test_roll_call_gets_one_answer_per_pi(tmp_path):
+def test_roll_call_is_one_answer_that_accounts_for_every_pi(tmp_path):
+    """One Pi answers for the house from the boards (issue 13: one top-level message per
+    command); every Pi is in it, with its version and how long it has been up."""
     with Federation(tmp_path, 3) as fed:
         ts = fed.say("roll call")
-        wait_for(lambda: len(fed.answers_to(ts)) >= 3, 20, "three roll call answers")
-        # Give a fourth (duplicate) answer every chance to show up before counting.
-        wait_for(lambda: len(fed.ws.reactions(ts)) and all(
-            len(r["users"]) == 3 for r in fed.ws.reactions(ts)), 10, "three done markers")
-        answers = fed.answers_to(ts)
-        hosts = sorted(fed.host_of(a) for a in answers)
-        assert hosts == ["pi-1", "pi-2", "pi-3"]
-        assert all("version" in a["text"] for a in answers)
+        answer = fed.wait_for_answer(ts)
+        # Give a second answer every chance to show up: the claim is released once answered.
+        wait_for(lambda: not fed.ws.pins() and fed.ws.reactions(ts), 10, "the claim to finish")
+        assert [m["ts"] for m in fed.bot_messages(after=ts)] == [answer["ts"]]
+        assert fed.bot_messages(thread_ts=ts) == []
+        lines = answer["text"].splitlines()[1:]
+        assert sorted(line.split(":")[0] for line in lines) == ["- pi-1", "- pi-2", "- pi-3"]
+        assert all(": version " in line for line in lines), lines
+        assert sum(" up " in line for line in lines) == 1  # the answering Pi's own
+        assert sum(" started " in line for line in lines) == 2  # the others', by their boards
+        answering = fed.host_of(answer)
+        assert f"- {answering}: version" in answer["text"] and "(answering)" in answer["text"]
+
+
+def test_roll_call_names_a_stopped_pi_from_its_board_even_when_it_was_first_in_line(
+        tmp_path):
+    """A Pi that stopped still shows its last board (a board cannot tell it is gone; the
+    answer says when the board was last updated). A roll call whose first Pi in line is the
+    stopped one is claimed by the next in line: still exactly one answer."""
+    with Federation(tmp_path, 3) as fed:
+        fed.kill("pi-1")
+        pi1 = fed.ws.app("pi-1")["bot_user_id"]
+        users = [fed.ws.app(name)["bot_user_id"] for name in fed.host_names]
+
+        def first(ts: str) -> str:
+            return max(users, key=lambda u: hashlib.blake2b(f"{ts}|{u}".encode(),
+                                                            digest_size=8).digest())
+
+        asked = []
+        for _ in range(20):  # until one roll call's first in line is the dead pi-1
+            asked.append(fed.say("roll call"))
+            fed.wait_for_answer(asked[-1])
+            if first(asked[-1]) == pi1:
+                break
+        assert first(asked[-1]) == pi1, "no roll call had pi-1 first in line"
+        wait_for(lambda: not fed.ws.pins(), 10, "the claims to finish")
+        for ts in asked:
+            answers = fed.answers_to(ts)
+            assert len(answers) == 1, [a["text"] for a in answers]
+            assert fed.host_of(answers[0]) != "pi-1"
+            assert "- pi-1: version " in answers[0]["text"]
+            assert "board last updated" in answers[0]["text"]
+        assert len(fed.bot_messages(after=asked[0])) == len(asked)
+
+
+def marked_by(fed: Federation, ts: str) -> list[str]:
+    return sorted(name for r in fed.ws.reactions(ts) if r["name"] == "white_check_mark"
+                  for name in fed.host_names if fed.ws.app(name)["bot_user_id"] in r["users"])
+
+
+@pytest.mark.parametrize("command", ["debug on", "target all", "target pi-3"])
+def test_a_setting_every_pi_applies_gets_one_answer_naming_them(tmp_path, command):
+    """Every Pi applies it and marks it done; one answer at top level names them, nothing in
+    the thread (issue 13). With a Pi gone, the answer names it; when the gone Pi was the one
+    to answer (first in line, or the one targeted), the next in line answers instead."""
+    with Federation(tmp_path, 3) as fed:
+        ts = fed.say(command)
+        answer = fed.wait_for_answer(ts)
+        wait_for(lambda: marked_by(fed, ts) == ["pi-1", "pi-2", "pi-3"], 10, "three markers")
+        assert "Applied by pi-1, pi-2, pi-3" in answer["text"]
+        assert [m["ts"] for m in fed.bot_messages(after=ts)] == [answer["ts"]]
+        assert fed.bot_messages(thread_ts=ts) == []
+        if command == "target pi-3":
+            assert fed.host_of(answer) == "pi-3"
+
+        fed.stop_host("pi-3")
+        again = fed.say(command)
+        answer = fed.wait_for_answer(again)
+        wait_for(lambda: marked_by(fed, again) == ["pi-1", "pi-2"], 10, "two markers")
+        assert "Applied by pi-1, pi-2; no done marker within 3 s from pi-3" in answer["text"]
+        # Both Pis' markers are there: their handlers have returned, any answer is posted.
+        assert [m["ts"] for m in fed.bot_messages(after=again)] == [answer["ts"]]
 
 
 def test_exclusive_command_runs_once_and_answers_once(tmp_path):

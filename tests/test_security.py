@@ -158,7 +158,7 @@ def test_only_admins_run_admin_commands(tmp_path):
         assert all(p["message"]["ts"] != refused for p in fed.ws.pins())
 
         ts = fed.say("target pi-2")  # the admin
-        assert "now go to me" in fed.wait_for_answer(ts)["text"]
+        assert "now go to pi-2" in fed.wait_for_answer(ts)["text"]
 
 
 def test_the_house_changing_commands_are_admin_commands():

@@ -11,7 +11,7 @@ import pytest
 
 from troupe.config import parse_config
 from troupe.state import HostState, default_state_dir
-from troupe.testing import Federation, wait_for
+from troupe.testing import Federation
 
 PLUGINS = Path(__file__).parent / "plugins"
 TOKENS = {"bot_token": "xoxb-1", "app_token": "xapp-1", "channel": "home"}
@@ -80,9 +80,11 @@ def test_target_and_debug_survive_a_restart_of_every_pi(tmp_path):
     with Federation(tmp_path / "fed", 3, plugins=["core", "probe"], plugin_paths=[PLUGINS],
                     config={"probe": {"log": str(log)}}) as fed:
         ts = fed.say("target pi-2")
-        assert "now go to me" in fed.wait_for_answer(ts)["text"]
+        answer = fed.wait_for_answer(ts)
+        assert fed.host_of(answer) == "pi-2"  # the Pi targeted answers
+        assert "now go to pi-2. Applied by pi-1, pi-2, pi-3" in answer["text"]
         ts = fed.say("debug on")
-        wait_for(lambda: len(fed.answers_to(ts)) == 3, 20, "every Pi to turn debug on")
+        assert "Applied by pi-1, pi-2, pi-3" in fed.wait_for_answer(ts)["text"]
         for name in fed.host_names:  # as a rolling update does
             fed.restart(name)
         posted = [fed.say(f"count {n}") for n in range(6)]
@@ -92,7 +94,7 @@ def test_target_and_debug_survive_a_restart_of_every_pi(tmp_path):
         assert "remembers from chat: debug True, target pi-2" in fed.log("pi-1")
 
         ts = fed.say("target all")
-        wait_for(lambda: len(fed.answers_to(ts)) == 3, 20, "every Pi to route to any Pi")
+        assert "now go to any Pi. Applied by pi-1, pi-2, pi-3" in fed.wait_for_answer(ts)["text"]
         fed.restart("pi-1")
         fed.restart("pi-3")
         fed.stop_host("pi-2")

@@ -228,7 +228,8 @@ class Roster:
 
     def boards(self) -> dict[str, dict[str, Any]]:
         """The other Pis' boards as they are now, {host: fields}: each read once, all at the
-        same time, and verified. A board not found or not readable is left out."""
+        same time, and verified. A board not found or not readable is left out. `updated`:
+        when its Pi last posted or edited it (Slack's time)."""
         with self._lock:
             wanted = [ts for user, ts in self._boards.items() if user != self.user_id]
 
@@ -243,7 +244,8 @@ class Roster:
         with ThreadPoolExecutor(max(1, len(wanted)), thread_name_prefix="boards") as pool:
             found = [m for m in pool.map(read, wanted) if m and self.seal.verify(m)]
         return {str(fields.get("host")): fields for fields in (
-            (m.get("metadata") or {}).get("event_payload") or {} for m in found)}
+            {**((m.get("metadata") or {}).get("event_payload") or {}),
+             "updated": float((m.get("edited") or {}).get("ts") or m["ts"])} for m in found)}
 
     def _bot_members(self) -> list[str]:
         members, cursor = [], None
@@ -297,7 +299,9 @@ class Board:
 
     def __init__(self, roster: Roster, path: Path):
         self.roster, self.path = roster, path
-        self.fields: dict[str, Any] = {"host": roster.host, "devices": {}}
+        # Since when this Pi runs, for a roll call (its version: troupe.home puts it here).
+        self.fields: dict[str, Any] = {"host": roster.host, "devices": {},
+                                       "started": round(time.time())}
         self._lock = threading.Lock()
         self.ts = self._load()
 

@@ -39,7 +39,7 @@ from troupe.demo.updates import UpdateSteps
 from troupe.demo.web import HOSTS_KEY, Page, build_app
 from troupe.text import escape
 
-_ROLL_CALL = re.compile(r"(pi-\d+) here: version (\S+?),")
+_ROLL_CALL = re.compile(r"^- (pi-\d+): version (\S+?),", re.MULTILINE)  # a line per Pi
 READY_TIMEOUT_S = 60.0
 DEFAULT_PORT = 8080
 MOTION_PULSE_S = 3.0
@@ -296,10 +296,14 @@ class Demo:
         return False
 
     def _read_roll_call(self, message: dict[str, Any]) -> None:
-        found = _ROLL_CALL.search(message["text"])
-        pi = self.pis.get(message["author"])
-        if found and pi is not None and found.group(1) == pi.name:
-            pi.version = found.group(2)
+        """A roll call's answer: one Pi's line per Pi of the house (the others' from their
+        boards), each with its version."""
+        changed = False
+        for name, version in _ROLL_CALL.findall(message["text"]):
+            pi = self.pis.get(name)
+            if pi is not None and pi.version != version:
+                pi.version, changed = version, True
+        if changed:
             self._send_pis()
 
     def _on_pi(self, pi: Pi) -> None:

@@ -55,7 +55,7 @@ ALIASES = {"goodnight": "scene goodnight"}
 # What the page suggests typing, with what each shows. Commands of plugins not present are hidden.
 HINTS = (
     ("toggle dining light", "one Pi pins it, switches the light, marks it done", "lights"),
-    ("roll call", "every Pi answers, with its version", "core"),
+    ("roll call", "one Pi answers for the house: each Pi's version, from its board", "core"),
     ("toggle porch light", "only the Pi wired to the porch answers", "lights"),
     ("dim lounge to 30%", "brightness on a Hue light", "lights"),
     ("goodnight", "an alias for a scene: one Pi runs its steps, one answer", "scenes"),
