@@ -112,6 +112,23 @@ def test_an_outsiders_click_is_refused_privately_and_runs_nothing(fed, hue):
 
 
 @pytest.mark.multihost
+def test_a_panel_whose_pi_is_gone_fails_the_click_and_lights_gives_a_fresh_one(fed, hue):
+    answer = fed.wait_for_answer(fed.say("lights"))
+    gone = fed.host_of(answer)
+    fed.kill(gone)
+    wait_for(lambda: fed.ws.connections(gone) == 0, 10, f"{gone}'s connections to close")
+    assert fed.ws.click(answer["ts"], button(answer, "toggle dining light"))["delivered"] is False
+    fresh = fed.wait_for_answer(fed.say("lights"))
+    served_by = fed.host_of(fresh)
+    assert served_by != gone and f"served by {served_by}" in str(fresh["blocks"][0])
+    assert fed.ws.click(fresh["ts"], button(fresh, "toggle dining light"))["delivered"] is True
+    wait_for(lambda: "- dining: on" in panel_of(fed, fresh["ts"])["text"], 20,
+             "the fresh panel to show the light on")
+    assert [(c["attr"], c["new"]) for c in hue.changes()] == [("on", True)]  # only the live click
+    assert fed.bot_messages(thread_ts=answer["ts"]) == []  # the failed click posted nothing
+
+
+@pytest.mark.multihost
 def test_a_scene_has_a_run_button(fed, hue):
     answer = fed.wait_for_answer(fed.say("scenes"))
     assert answer["text"] == "Scenes:\n`evening`: switch dining on"

@@ -95,6 +95,19 @@ def test_an_acked_click_is_sent_once_and_value_may_be_given(ws, listen):
     assert got[0].retry_attempt is None  # only events_api envelopes count attempts
 
 
+def test_a_click_on_an_app_that_is_not_connected_fails_at_once(ws, client, listen):
+    ts = client.chat_postMessage(channel=ws.channel_id, text="panel", blocks=PANEL)["ts"]
+    assert ws.click(ts, "toggle")["delivered"] is False  # pi-1 has no connection
+    listener = listen("pi-1")  # connecting later does not bring the click back
+    assert ws.click(ts, "on")["delivered"] is True
+    got = wait_for(lambda: interactions(listener), what="the second click")
+    wait_for(lambda: not ws.apps_status()[0]["pending_envelopes"], what="pi-1's acks")
+    assert [r.payload["actions"][0]["action_id"] for r in interactions(listener)] == ["on"]
+    assert got[0].payload["actions"][0]["action_id"] == "on"
+    outcomes = [d["outcome"] for d in ws.log()["deliveries"] if d["envelope"] == "interactive"]
+    assert outcomes[0] == "failed:no_connection"
+
+
 def test_clicking_what_is_not_there_says_what_is(ws, client):
     ts = client.chat_postMessage(channel=ws.channel_id, text="panel", blocks=PANEL)["ts"]
     with pytest.raises(KeyError, match="'toggle', 'on'"):

@@ -70,14 +70,16 @@ class Controls:
     # -- clicks and the Home tab -------------------------------------------
 
     def _interact(self, app_name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Sends the click to its app; ``delivered`` False: the app has no usable connection
+        (gone, cut off), and the person sees the click fail, as in Slack."""
         copies = 2 if self.faults.duplicate else 1
-        for _ in range(copies):
-            self.hub.send_to(app_name, copy.deepcopy(payload), "interactive")
+        sent = [self.hub.send_to(app_name, copy.deepcopy(payload), "interactive")
+                for _ in range(copies)]
         action = payload["actions"][0]
         self.feed("interaction", {"app": app_name, "user": payload["user"]["id"],
                                   "action_id": action["action_id"],
-                                  "action_ts": action["action_ts"]})
-        return {"app": app_name, "action_ts": action["action_ts"]}
+                                  "action_ts": action["action_ts"], "delivered": any(sent)})
+        return {"app": app_name, "action_ts": action["action_ts"], "delivered": any(sent)}
 
     def click(self, message_ts: str, action_id: str, value: str | None = None,
               user: str | None = None) -> dict[str, Any]:

@@ -97,6 +97,7 @@ class Recorder:
                 "time": time.time(),
                 "app": app,
                 "envelope_id": envelope.get("envelope_id"),
+                "envelope": envelope.get("type"),  # events_api | interactive
                 "event_id": envelope.get("payload", {}).get("event_id"),
                 "type": event.get("type"),
                 "subtype": event.get("subtype"),

@@ -6,7 +6,8 @@ robin). An envelope that is not acknowledged within ``ack_timeout`` seconds is
 sent again with ``retry_attempt`` + 1 and ``retry_reason`` "timeout", up to
 ``max_retries`` times, then dropped. Envelopes that find no usable connection
 (the app is cut off or has none open) wait for one, for at most ``hold_limit``
-seconds.
+seconds; an interaction (a click) does not wait: it fails at once, as Slack shows a click
+on the message of an app that is not connected.
 
 A refresh (``refresh``, or every ``refresh_every`` seconds) is what Slack does now
 and then: it sends one connection ``disconnect`` / ``refresh_requested``, sends it
@@ -47,6 +48,7 @@ class Pending:
     timer: asyncio.TimerHandle | None = None
     sent: bool = False
     attempts: int = 0  # redeliveries so far (events_api envelopes also say so themselves)
+    hold: bool = True  # wait for a connection; a click is not held: it fails at once
 
 
 class SocketModeHub:
@@ -144,12 +146,15 @@ class SocketModeHub:
                 else:
                     self._deliver(pending)
 
-    def send_to(self, app: str, payload: dict[str, Any], kind: str = "events_api") -> None:
+    def send_to(self, app: str, payload: dict[str, Any], kind: str = "events_api") -> bool:
         """One envelope for one app: an interaction (``kind`` "interactive") goes only to the
-        app whose message was clicked, an ``app_home_opened`` event only to that app."""
-        pending = Pending(app, self._envelope(payload, kind))
+        app whose message was clicked, an ``app_home_opened`` event only to that app. Whether
+        it was sent: an interaction finds the app connected or fails at once (Slack shows the
+        person the click failed; it does not keep it for a later connection)."""
+        pending = Pending(app, self._envelope(payload, kind), hold=kind != "interactive")
         self.pending.setdefault(app, {})[pending.envelope["envelope_id"]] = pending
         self._deliver(pending)
+        return pending.sent
 
     def event_payload(self, app_name: str, event: dict[str, Any]) -> dict[str, Any]:
         return self._payload(app_name, event)
@@ -226,6 +231,10 @@ class SocketModeHub:
             self._drop(pending, "expired")
             return
         conn = self._pick(pending.app)
+        if conn is None and not pending.hold:
+            pending.sent = False
+            self._drop(pending, "failed:no_connection")
+            return
         if conn is None:
             pending.sent = False  # held until a connection is usable
             self.recorder.delivery(pending.app, pending.envelope, "held")

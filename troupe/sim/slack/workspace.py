@@ -196,7 +196,10 @@ class SlackWorkspace:
               user: str | None = None) -> dict[str, Any]:
         """A person (``user``: id or name; the workspace's person by default) clicks the
         element ``action_id`` of a message: the app that posted it, and only that app, gets a
-        ``block_actions`` interaction over Socket Mode. Returns ``{"app", "action_ts"}``."""
+        ``block_actions`` interaction over Socket Mode, redelivered until acknowledged.
+        Returns ``{"app", "action_ts", "delivered"}``: ``delivered`` False when that app has
+        no usable connection (gone, cut off): Slack shows the person the click failed and
+        does not keep it for later."""
         return self._call(self._server.controls.click, message_ts, action_id, value, user)
 
     def click_home(self, app_name: str, action_id: str, *, value: str | None = None,
