@@ -83,3 +83,52 @@ def test_bolt_app_in_socket_mode(bolt_ws):
         handler.client.auto_reconnect_enabled = False
         ws.close_connections("pi-1")
         handler.close()
+
+
+def test_bolt_buttons_and_home_tab(bolt_ws):
+    """Issue 15: Bolt's own action and app_home_opened listeners read the emulator's
+    block_actions payloads (message and Home tab) and app_home_opened events, ack them,
+    update the message in place and publish the Home view."""
+    ws = bolt_ws
+    pi = ws.app("pi-1")
+    app = App(client=WebClient(token=pi["bot_token"], base_url=ws.api_url))
+    panel = [{"type": "section", "block_id": "title", "text": {"type": "mrkdwn", "text": "off"}},
+             {"type": "actions", "block_id": "buttons", "elements": [
+                 {"type": "button", "action_id": "toggle", "value": "toggle dining light",
+                  "text": {"type": "plain_text", "text": "Toggle"}}]}]
+    clicks: list[dict] = []
+
+    @app.action("toggle")
+    def toggle(ack, body, action, client):
+        ack()
+        clicks.append(body)
+        if body["container"]["type"] == "message":
+            client.chat_update(channel=body["channel"]["id"], ts=body["message"]["ts"],
+                               text="on", blocks=[{**panel[0], "text": {
+                                   "type": "mrkdwn", "text": f"on, by <@{body['user']['id']}>"}},
+                                   panel[1]])
+
+    @app.event("app_home_opened")
+    def home(event, client):
+        client.views_publish(user_id=event["user"], view={"type": "home", "blocks": panel})
+
+    handler = SocketModeHandler(app, pi["app_token"])
+    handler.connect()
+    try:
+        wait_for(lambda: ws.connections("pi-1") == 1, what="Bolt to connect")
+        ts = app.client.chat_postMessage(channel=ws.channel_id, text="off", blocks=panel)["ts"]
+        assert ws.click(ts, "toggle")["delivered"]
+        wait_for(lambda: ws.messages()[-1]["text"] == "on", 10, "Bolt's update in place")
+        assert clicks[0]["actions"][0]["value"] == "toggle dining light"
+        assert ws.messages()[-1]["blocks"][0]["text"]["text"] == f"on, by <@{ws.user['id']}>"
+        view = ws.open_home("pi-1")
+        assert [b["block_id"] for b in view["blocks"]] == ["title", "buttons"]
+        ws.click_home("pi-1", "toggle")
+        wait_for(lambda: len(clicks) == 2, 10, "the Home tab's click")
+        assert clicks[1]["view"]["id"] == view["id"]
+        # Acknowledged: nothing left to redeliver.
+        wait_for(lambda: not ws.apps_status()[0]["pending_envelopes"], 10, "Bolt's acks")
+    finally:
+        handler.client.auto_reconnect_enabled = False
+        ws.close_connections("pi-1")
+        handler.close()
