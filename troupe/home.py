@@ -65,14 +65,24 @@ class Home:
         boards = bot.boards()
         lines = [f"- {escape(bot.name)}: Troupe {escape(bot.version)} (this Pi, up "
                  f"{_duration(bot.uptime())})"]
-        for name in bot.federation_members():
+        now = time.time()
+        for name in sorted(set(bot.federation_members()) | set(boards)):
             if name == bot.name:
                 continue
-            version = (boards.get(name) or {}).get("version")
-            lines.append(f"- {escape(name)}: " + (f"Troupe {escape(str(version))}" if version
-                                                   else "no version on its board"))
-        return ("*Pis of this house* (from their boards; `roll call` asks who is up now):\n"
-                + "\n".join(lines) + f"\n_Updated {time.strftime('%H:%M:%S')}_")
+            board = boards.get(name)
+            if board is None:
+                lines.append(f"- {escape(name)}: no board found (known from its messages)")
+                continue
+            version, started, updated = (board.get(k) for k in ("version", "started", "updated"))
+            line = f"- {escape(name)}: " + (f"Troupe {escape(str(version))}" if version
+                                             else "no version on its board")
+            if isinstance(started, int | float):
+                line += f", started {_duration(max(0.0, now - started))} ago"
+            if isinstance(updated, int | float):
+                line += f", board last updated {_duration(max(0.0, now - updated))} ago"
+            lines.append(line)
+        return ("*Pis of this house*, from their boards (a Pi that stopped still shows its last "
+                "board):\n" + "\n".join(lines) + f"\n_Updated {time.strftime('%H:%M:%S')}_")
 
 
 def _section(text: str, block_id: str) -> dict[str, Any]:
