@@ -59,7 +59,8 @@ def write_config(tmp_path: Path, extra: dict) -> Path:
         "slack": {"bot_token": "xoxb-1-2-test", "app_token": "xapp-1-A1-2-test",
                   "channel": "home"},
         "host": {"name": "pi-1", "state_dir": str(tmp_path / "state")},
-        "auth": {"users": ["U123"]}, **extra}))
+        "auth": {"users": ["U123"]},
+        "federation": {"secret": "a-secret-the-pis-of-the-house-share"}, **extra}))
     return path
 
 
