@@ -41,7 +41,7 @@ log = logging.getLogger("troupe.clicks")
 
 CLICK_EVENTS = ("block_actions", "app_home_opened")
 ANSWER_WAIT = 15.0  # seconds to wait for a clicked command's answer before updating anyway
-ANSWER_POLL = 0.3  # seconds between looks for it
+ANSWER_POLL = (0.3, 2.0)  # seconds between looks for it: first, and at most (x1.5 each)
 REMEMBERED = 500  # clicks kept on disk
 
 
@@ -131,6 +131,7 @@ class Clicks:
         """Whether an answer to the command `ask` came (from a Pi of the house) in time."""
         bot = self.bot
         deadline = time.monotonic() + wait
+        pause = ANSWER_POLL[0]  # backing off: a command nobody answers costs ~12 reads, not 50
         while True:
             if thread:
                 page = bot.web.conversations_replies(channel=bot.channel_id, ts=thread,
@@ -145,7 +146,8 @@ class Clicks:
                     return True
             if time.monotonic() > deadline:
                 return False
-            time.sleep(ANSWER_POLL)  # polling for the answer, with a deadline
+            time.sleep(pause)  # polling for the answer, with a deadline
+            pause = min(pause * 1.5, ANSWER_POLL[1])
 
     def update_panel(self, ts: str | None, name: str | None) -> bool:
         """Render the panel `name` again and edit the message `ts` with it."""
