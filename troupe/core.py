@@ -101,7 +101,9 @@ class Bot:
         self.seal = Seal(config.federation_secret, config.max_command_age)  # troupe.federation
         self.roster = Roster(self.web, self.seal, self.name, config.state_dir)
         self.authors = Authors(self.web, config.auth_users, self.roster.verified)
-        self.refusals = Refusals(self.web, self.name, lambda ts: self.guard.first_in_line(ts))
+        self.refusals = Refusals(self.web, self.name,
+                                 lambda ts: self.guard.first_in_line(ts, suspects=True),
+                                 settle=self.roster.settle)
         self.exit_code = 0
         self._stopped = threading.Event()
         self._sleep = MainSleep()  # run()'s main thread sleeps in it
@@ -344,6 +346,7 @@ class Bot:
 
     def catch_up(self) -> None:
         """After (re)connecting: run commands posted while this Pi was away."""
+        self.roster.settle()  # Pis whose boards came while this one was not listening
         self.catching_up.run(self.channel_id, lambda: self.last_seen_ts)
 
     def handle_message(self, message: dict[str, Any], source: str = "live") -> None:

@@ -120,8 +120,11 @@ class Roster:
         self._pis: dict[str, str] = {}
         self._is_bot: dict[str, bool] = {}
         self._rechecked: dict[str, float] = {}
+        self._members: list[str] = []  # the channel's bots, read at most once a minute
+        self._members_read = -RECHECK_EVERY
         self._boards: dict[str, str] = {}  # user id -> the ts of its newest board seen
         self._lock = threading.Lock()
+        self._looking = threading.Lock()
         self.board = Board(self, Path(state_dir) / f"{host}.board.json")
 
     def serve(self, channel: str, user_id: str) -> None:
@@ -170,12 +173,14 @@ class Roster:
             return bool(user_id)
         if not self._bot(user_id):
             return False
-        now = time.monotonic()
-        with self._lock:
+        with self._looking:  # one look at a time: a second asker waits for the first's answer
+            if self.is_pi(user_id):
+                return True
+            now = time.monotonic()
             if now - self._rechecked.get(user_id, -RECHECK_EVERY) < RECHECK_EVERY:
                 return False
             self._rechecked[user_id] = now
-        self.read_boards(pages=1)
+            self.read_boards(pages=1)
         return self.is_pi(user_id)
 
     # ---- boards --------------------------------------------------------------
@@ -186,6 +191,21 @@ class Roster:
         except SlackApiError as e:
             log.warning("%s could not read or post the boards (%s); learning the Pis from "
                         "their messages", self.host, e.response.get("error"))
+
+    def settle(self) -> None:
+        """Before a choice that rests on knowing every Pi (which Pi refuses a stranger, after a
+        reconnect): look for the boards of the channel's bots not known yet, each at most once
+        a RECHECK_EVERY. Pis that start at the same moment (a power cut ends for every Pi at
+        once) post their boards while the others are not listening yet; without this each
+        would take itself for the first Pi in line."""
+        try:
+            now = time.monotonic()
+            if now - self._members_read > RECHECK_EVERY:
+                self._members, self._members_read = self._bot_members(), now
+            for user in self._members:
+                self.maybe_pi(user)
+        except SlackApiError as e:
+            log.warning("%s could not look for new Pis (%s)", self.host, e.response.get("error"))
 
     def on_board(self, message: dict[str, Any]) -> None:
         """A board posted live (no payload): read it again with its metadata and verify it."""

@@ -407,9 +407,9 @@ class Guard:
                     self.ranking.suspect(watch.ahead[:late])
                 self._watches[ts] = _Watch(job, "takeover", self._stale_at(job))
 
-    def first_in_line(self, ts: str) -> bool:
-        """Whether this Pi is the first of the Pis in the claiming order of `ts`."""
-        return self.ranking.order(ts)[0] == self.mq.user_id
+    def first_in_line(self, ts: str, suspects: bool = False) -> bool:
+        """Whether this Pi is first in the claiming order of `ts` (`suspects`: the full one)."""
+        return self.ranking.order(ts, suspects)[0] == self.mq.user_id
 
     def outsider_pin(self, ts: str, user: str | None) -> None:
         """Someone not a Pi pinned `ts`: never a claim. The first Pi in line removes the pin

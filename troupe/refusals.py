@@ -25,8 +25,9 @@ PER_MINUTE = 3
 
 class Refusals:
     def __init__(self, web: WebClient, host: str, first_in_line: Callable[[str], bool],
-                 per_minute: int = PER_MINUTE):
+                 per_minute: int = PER_MINUTE, settle: Callable[[], None] = lambda: None):
         self.web, self.host, self.first_in_line = web, host, first_in_line
+        self.settle = settle  # know every Pi before choosing the one that refuses
         self.per_minute = per_minute
         self._recent: dict[str, deque[float]] = {}
         self._quiet: set[str] = set()
@@ -35,6 +36,7 @@ class Refusals:
     def refuse(self, channel: str, ts: str, user: str, text: str, quote: str) -> bool:
         """Answer `user` privately with `text` if this Pi is the one to; whether it did."""
         try:
+            self.settle()
             if not self.first_in_line(ts):
                 return False
         except Exception as e:  # noqa: BLE001 - no order known: another Pi may answer
