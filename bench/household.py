@@ -134,7 +134,7 @@ def lights_and_noise(workdir: Path, *, runs: int = 5, latency_ms: int = 50,
                 try:
                     first = fed.wait_for_answer(ts, 10)["text"]
                 except TimeoutError:
-                    first = ""  # broadcasts such as `roll call` may answer without metadata
+                    first = ""  # no answer naming the command within 10 s
                 _quiet(fed, gap=2.0)
                 found = re.search(r"Schedule `([^`]+)`", first)
                 sid = found.group(1) if found else sid
