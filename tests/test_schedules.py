@@ -25,6 +25,7 @@ from troupe_plugins.schedules.when import (
     parse_rule,
 )
 
+from troupe.federation import Seal
 from troupe.testing import Federation, dump_toml, wait_for
 
 PLUGINS = Path(__file__).parent / "plugins"
@@ -177,10 +178,13 @@ def pending(fed: Federation) -> list[Firing]:
     return [f for f in (Firing.parse(i["text"]) for i in scheduled(fed)) if f]
 
 
-def meta(on_behalf_of: str) -> str:
-    """The metadata that makes a bot's message a federation command."""
-    return json.dumps({"event_type": COMMAND_EVENT,
-                       "event_payload": {"on_behalf_of": on_behalf_of}})
+def meta(fed: Federation, app: str, text: str, on_behalf_of: str, at: float | None = None) -> str:
+    """The metadata that makes `app`'s message `text` a federation command: signed with the
+    house's secret, as the Pi `app` signs what it posts (troupe.federation)."""
+    seal = Seal(fed.secret)
+    seal.serve(fed.ws.channel_id, fed.ws.app(app)["bot_user_id"])
+    return json.dumps(seal.metadata(COMMAND_EVENT, text, {"on_behalf_of": on_behalf_of,
+                                                          "host": app}, at=at))
 
 
 def ensured(fed: Federation) -> None:
@@ -249,9 +253,9 @@ def test_recurring_and_configured_firings_run_once_and_schedule_the_next_once(
         # ...and Slack posts firings of two chat-made daily schedules no Pi is up to run;
         # someone cancels the second.
         for sid, n in (("tst2", 7), ("tst3", 8)):
-            web["pi-1"].chat_postMessage(
-                channel=fed.ws.channel_id, metadata=meta(fed.ws.user["id"]),
-                text=Firing(sid, int(time.time()), "every day at 07:00", f"count {n}").text(UTC))
+            text = Firing(sid, int(time.time()), "every day at 07:00", f"count {n}").text(UTC)
+            web["pi-1"].chat_postMessage(channel=fed.ws.channel_id, text=text,
+                                         metadata=meta(fed, "pi-1", text, fed.ws.user["id"]))
         cancel = fed.say("cancel schedule tst3")
         fed.start()
         ensured(fed)
@@ -267,9 +271,10 @@ def test_recurring_and_configured_firings_run_once_and_schedule_the_next_once(
         chat = Firing("tst1", due, "every day at 07:00", "count 6")
         conf = Firing("morning", due, "every day at 07:00", "count 5", configured=True)
         for firing, user in ((chat, fed.ws.user["id"]), (conf, "")):
-            for client in web.values():
-                client.chat_scheduleMessage(channel=fed.ws.channel_id, post_at=due,
-                                            text=firing.text(UTC), metadata=meta(user))
+            for name, client in web.items():
+                client.chat_scheduleMessage(
+                    channel=fed.ws.channel_id, post_at=due, text=firing.text(UTC),
+                    metadata=meta(fed, name, firing.text(UTC), user, at=due))
         wait_for(lambda: runs(log)[5] and runs(log)[6], 30, "both schedules to fire")
         firings = [m for m in fed.ws.messages()
                    if (f := Firing.parse(m["text"])) and f.due == due]
