@@ -334,10 +334,11 @@ def test_any_pi_lists_and_cancels_schedules_another_pi_holds(tmp_path):
         def ask(text: str) -> dict:
             return fed.wait_for_answer(fed.say(text))
 
-        def target(host: str) -> None:
+        def target(host: str) -> None:  # every Pi has applied it: each marks it done
             ts = fed.say(f"target {host}")
-            wait_for(lambda: any("now go to" in a["text"] for a in fed.answers_to(ts)), 20,
-                     f"exclusive commands to go to {host}")
+            wait_for(lambda: any(r["name"] == "white_check_mark" and r["count"] == 3
+                                 for r in fed.ws.reactions(ts)), 20,
+                     f"every Pi to send exclusive commands to {host}")
 
         target("pi-1")
         daily = ask("every day at 07:00 count 1")["text"].split("`")[1]
