@@ -88,6 +88,8 @@ class Channel:
         fresh: float = 60.0,
         clock: Callable[[], float] | None = None,
         trusted: Callable[[str], bool] | None = None,
+        heartbeat: bool = True,
+        renew_for: float | None = None,
     ) -> None:
         if not channel:
             raise SlackMQConfigError("SlackMQ needs a channel id")
@@ -117,6 +119,9 @@ class Channel:
         # workers', so a marker from someone else never cancels a message's work.
         self.trusted = trusted
         self.name = name
+        self.heartbeat = heartbeat  # won claims renew themselves every lease/3 while held
+        # ... for at most this long (default 3 leases): work that hangs is taken over then.
+        self.renew_for = float(renew_for) if renew_for is not None else 3 * self.lease
         self.retain = retain
         self.fresh = float(fresh)
         self.clock = SlackClock(clock or time.time)  # Slack's clock, learnt from its answers

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from .channel import PIN_CLOCK_GRAIN, Channel, Holder, PinTest
 from .election import by, elect, replies_of
 from .errors import SlackMQError
+from .heartbeat import Heartbeat
 
 log = logging.getLogger("slackmq")
 
@@ -86,6 +87,12 @@ class Claim:
         # taken over, so its finish looks before it marks and unpins.
         self._started = mq.clock.now() if status == "won" else None
         self.superseded = False  # taken over while still held: finished without a marker
+        # A takeover's: the last heartbeat seen of the holder (Slack's ts), None if it
+        # never renewed: an alive holder "did not finish in time"; a lost takeover looks
+        # again a lease after it.
+        self.holder_renewed: float | None = None
+        # Renews the claim every lease/3 while it is held (slackmq/heartbeat.py).
+        self.heartbeat = Heartbeat(self) if status == "won" and mq.heartbeat else None
 
     @property
     def won(self) -> bool:
@@ -128,6 +135,8 @@ class Claim:
             if self.status == "won":
                 return  # already finished: idempotent
             raise SlackMQError(f"cannot mark {self.ts} {outcome}: this claim is {self.status}")
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         late = self._late()
         if late == "taken" and self._user is None:
             log.warning("%s %s: taken over while still held (past the lease): no %s marker,"
@@ -175,6 +184,8 @@ class Claim:
 
     def _let_go(self) -> None:
         self._released = True
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         self.mq._forget(self.ts, self.outcome if self._user is None else None)
         for cb in self._on_release:
             cb(self)

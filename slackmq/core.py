@@ -47,8 +47,11 @@ class SlackMQ(Channel):
 
     Pass a ``slack_sdk.WebClient`` (one Slack app per worker), or ``token=``
     and optionally ``base_url=`` and slackmq builds one. ``lease`` is how long a
-    claim may be held before another worker may take it over; it must be longer
-    than the work. ``deadline`` bounds the retries of one Web API call.
+    holder may be silent before another worker may take its claim over: a held
+    claim renews itself every ``lease / 3`` (a heartbeat reply in the message's
+    thread) for at most ``renew_for`` seconds (default 3 leases: work that hangs
+    is taken over then); ``heartbeat=False`` turns that off. ``deadline`` bounds
+    the retries of one Web API call.
     """
 
     # -- claims -------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .channel import PIN_CLOCK_GRAIN, Channel, Holder
+from .heartbeat import HEARTBEAT_TAG
 
 TAKEOVER_TAG = "slackmq-takeover"
 
@@ -24,33 +25,62 @@ def elect(replies: list[dict[str, Any]], h: Holder, lease: float) -> str | None:
     about another message of the same thread, are ignored; a reply without
     ``on <ts>``, from an older slackmq, counts for any message of its thread).
     Replies are walked in ts order (Slack's total order). A takeover
-    reply is eligible when it is at least ``lease`` after the pin (or after the
-    previous winner: that winner may have died too), or, before any winner,
-    when it comes from the pin's own creator (it restarted). Everyone who reads
-    a prefix of the thread that contains their own reply computes the same
+    reply is eligible when it is at least ``lease`` after the pin, the holder's
+    last heartbeat (slackmq/heartbeat.py) or the previous winner (that winner may
+    have died too), or, before any winner, when it comes from the pin's own
+    creator (it restarted). Heartbeats count only from the current holder: the
+    pin's creator before any winner, the winner after. Everyone who reads a
+    prefix of the thread that contains their own reply computes the same
     winners for that prefix.
     """
+    return _walk(replies, h, lease)[0]
+
+
+def silent_since(replies: list[dict[str, Any]], h: Holder, lease: float) -> float:
+    """Since when (Slack's clock) the current holder of ``h`` has given no sign of life:
+    the pin (+ the grain of ``created``), its last heartbeat, or the last winner."""
+    return _walk(replies, h, lease)[1]
+
+
+def renewed(replies: list[dict[str, Any]], h: Holder, lease: float) -> float | None:
+    """The ts of the last heartbeat by the pin's creator before the first winner, if any:
+    it was alive and working then (a taker reports "did not finish", not "stopped")."""
+    return _walk(replies, h, lease)[2]
+
+
+def _walk(
+    replies: list[dict[str, Any]], h: Holder, lease: float
+) -> tuple[str | None, float, float | None]:
     about = title(h)
     mine = []
     for r in replies:
         words = str(r.get("text", "")).split()
+        if len(words) < 2 or float(r.get("ts", 0)) < h.since:
+            continue
+        if r.get("user", words[1]) != words[1]:  # a reply in another's name counts for nothing
+            continue
         if (
             len(words) >= 4
             and words[0] == TAKEOVER_TAG
             and words[2:4] == ["of", about]
             and words[4:6] in ([], ["on", h.ts])  # a thread may hold several claimed messages
-            and float(r.get("ts", 0)) >= h.since
-            and r.get("user", words[1]) == words[1]  # a bid in another's name is no bid
         ):
-            mine.append((float(r["ts"]), words[1], r["ts"]))
+            mine.append((float(r["ts"]), True, words[1], r["ts"]))
+        elif words[0] == HEARTBEAT_TAG and words[2:4] == ["on", h.ts]:
+            mine.append((float(r["ts"]), False, words[1], r["ts"]))
     mine.sort()
     # pins.list ``created`` is whole seconds: the pin may be up to 1 s younger.
     t = h.since + PIN_CLOCK_GRAIN
     winner: str | None = None
-    for rts, by, ts in mine:
-        if rts >= t + lease or (winner is None and by == h.user_id):
-            winner, t = ts, rts
-    return winner
+    holder, beat = h.user_id, None
+    for rts, bid, by, ts in mine:
+        if not bid:
+            if by == holder:  # the current holder is alive: silence counts from here
+                t = max(t, rts)
+                beat = rts if winner is None else beat
+        elif rts >= t + lease or (winner is None and by == h.user_id):
+            winner, t, holder = ts, rts, by
+    return winner, t, beat
 
 
 def title(h: Holder) -> str:

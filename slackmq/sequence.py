@@ -111,7 +111,7 @@ class Sequence:
         if mq.markers.outcome_of(reactions, user=h.user_id) is not None:
             mq._unpin(self.ts, h.__eq__)  # it ran and died before unpinning
             return None
-        won, _ = run_election(mq, self.ts, h)
+        won, _, _ = run_election(mq, self.ts, h)
         if not won:
             return None
         if mq.holder(self.ts) != h:

@@ -13,7 +13,16 @@ import logging
 
 from .channel import Channel, Holder
 from .claim import Claim, claim_message
-from .election import TAKEOVER_TAG, by, elect, replies_of, takeover_text, title
+from .election import (
+    TAKEOVER_TAG,
+    by,
+    elect,
+    renewed,
+    replies_of,
+    silent_since,
+    takeover_text,
+    title,
+)
 
 __all__ = ["TAKEOVER_TAG", "elect", "run_election", "stale", "stale_claims", "sweep", "take_over"]
 
@@ -50,8 +59,9 @@ def sweep(mq: Channel) -> list[str]:
     return out
 
 
-def run_election(mq: Channel, ts: str, h: Holder) -> tuple[bool, int]:
-    """Post a takeover reply; True if it is the winning one. See docs/slackmq.md.
+def run_election(mq: Channel, ts: str, h: Holder) -> tuple[bool, int, float | None]:
+    """Post a takeover reply: (won, calls, the holder's last heartbeat or None). See
+    docs/slackmq.md.
 
     One reply per round: a worker that already posted about ``h`` reads the thread
     first, and posts again only when no reply won yet or the winner's round is over
@@ -59,15 +69,25 @@ def run_election(mq: Channel, ts: str, h: Holder) -> tuple[bool, int]:
     """
     me = mq.user_id
     about = (ts, title(h))
-    calls = 0
-    if about in mq._voted:
-        replies, calls = replies_of(mq, ts)
-        winner = elect(replies, h, mq.lease)
-        if winner is not None and (
-            by(replies, winner) == me or not mq.clock.surely_past(float(winner) + mq.lease)
-        ):
-            log.info("%s takeover of %s: round already decided (winner %s)", mq.name, ts, winner)
-            return by(replies, winner) == me, calls
+    # Silence is measured on Slack's clock from the holder's last heartbeat, not from the
+    # pin: a holder that renews its claim is slow, not gone, and gets no bid at all.
+    replies, calls = replies_of(mq, ts)
+    quiet = silent_since(replies, h, mq.lease)
+    winner = elect(replies, h, mq.lease)
+    if winner is None:
+        # A restarted holder bids at once; others once the holder was silent for a lease
+        # (Slack's clock as learnt; the reply's ts decides eligibility anyway).
+        if h.user_id != me and mq.clock.now() < quiet + mq.lease:
+            log.info("%s takeover of %s: the holder is alive (last sign at %.1f)",
+                     mq.name, ts, quiet)
+            return False, calls, renewed(replies, h, mq.lease)
+    else:
+        ours = about in mq._voted and by(replies, winner) == me  # not an earlier life's
+        if ours or not mq.clock.surely_past(quiet + mq.lease):
+            # One reply a round: this round is decided (its winner renews it while alive).
+            log.info("%s takeover of %s: round already decided (winner %s)", mq.name, ts,
+                     winner)
+            return ours, calls, renewed(replies, h, mq.lease)
     data, _, n = mq._api(
         "chat.postMessage",
         channel=mq.channel,
@@ -85,7 +105,7 @@ def run_election(mq: Channel, ts: str, h: Holder) -> tuple[bool, int]:
     log.info("%s takeover of %s: winner %s, mine %s", mq.name, ts, winner, mine)
     # Ours if we wrote it: after a lost answer the reply was re-sent, and the first copy
     # (whose ts we never learnt) may be the one that won.
-    return winner is not None and by(replies, winner) == me, calls
+    return winner is not None and by(replies, winner) == me, calls, renewed(replies, h, mq.lease)
 
 
 def take_over(mq: Channel, ts: str, idempotent: bool) -> Claim:
@@ -113,10 +133,12 @@ def take_over(mq: Channel, ts: str, idempotent: bool) -> Claim:
     restarted = h.user_id == mq.user_id and not held_here
     if held_here or (not restarted and h.age < mq.lease):
         return Claim(mq, ts, "lost", holder=h, calls=calls)
-    won, n = run_election(mq, ts, h)
+    won, n, beat = run_election(mq, ts, h)
     calls += n
     if not won:
-        return Claim(mq, ts, "lost", holder=h, calls=calls)
+        lost = Claim(mq, ts, "lost", holder=h, calls=calls)
+        lost.holder_renewed = beat  # alive then: look again a lease after it
+        return lost
     # We won an election about ``h``; act only if ``h`` still holds the pin. A
     # taker that read ``h`` long ago (it stalled a lease) may win a late round
     # about it after the pin was released and claimed afresh.
@@ -138,7 +160,7 @@ def take_over(mq: Channel, ts: str, idempotent: bool) -> Claim:
         return Claim(mq, ts, "done", outcome=outcome, holder=h, calls=calls)
     with mq._lock:
         mq._active.add(ts)
-    return Claim(
+    claim = Claim(
         mq,
         ts,
         "won",
@@ -148,3 +170,5 @@ def take_over(mq: Channel, ts: str, idempotent: bool) -> Claim:
         calls=calls,
         pin=h.__eq__,  # the taker holds h's pin: its release removes that one only
     )
+    claim.holder_renewed = beat  # the holder was alive, working, until then: not dead
+    return claim

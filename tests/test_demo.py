@@ -48,7 +48,7 @@ def test_trail_tells_a_takeover_and_a_broadcast():
     takeover = [{"by": "pi-3", "what": "pinned"},
                 {"by": "pi-1", "what": "marked", "outcome": "interrupted"},
                 {"by": "pi-1", "what": "unpinned"}]
-    assert texts(takeover) == [("pi-3 claimed · stopped answering", "failed"),
+    assert texts(takeover) == [("pi-3 claimed · did not finish", "failed"),
                                ("pi-1 took over · reported it interrupted", "interrupted")]
     roll_call = [{"by": f"pi-{i}", "what": "marked", "outcome": "done"} for i in (2, 1)]
     assert texts(roll_call) == [("done · pi-2, pi-1", "done")]
@@ -74,6 +74,12 @@ def test_chat_names_authors_links_answers_and_explains_takeover_bids():
     assert (answer["author"], answer["reply_to"], answer["parent"]) == ("pi-2", "1.0", "1.0")
     assert answer["text"].startswith("@pi-1 stopped answering")
     assert protocol["kind"] == "protocol" and "pi-2 bids to take over" in protocol["text"]
+    chat.apply({"type": "message_posted", "message": {
+        "ts": "1.2", "user": "U1", "bot_id": "B1", "thread_ts": "1.0",
+        "text": "slackmq-heartbeat U1 on 1.0"}})
+    beat = chat.messages["1.2"]
+    assert beat["kind"] == "protocol" and beat["text"] == (
+        "pi-1 is still working on it (slackmq heartbeat)")
     assert command["pinned_by"] == "pi-1"
     assert events[-1]["type"] == "activity" and "pi-1 pinned" in events[-1]["text"]
     firing = {"ts": "3.0", "user": "U1", "bot_id": "B1",

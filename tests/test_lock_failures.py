@@ -63,16 +63,19 @@ def test_a_pi_whose_clock_is_six_minutes_fast_still_runs_commands_and_says_so(tm
 
 
 def test_a_slow_holder_taken_over_leaves_one_report_and_no_second_marker(tmp_path):
-    """Case 9: a toggle held past the lease (the holder alive, slow). A taker reports it
-    once; every other Pi posts at most one takeover reply; when the holder finishes late it
-    adds no white_check_mark next to the taker's warning and removes no pin."""
+    """Case 9: a toggle held past the lease (the holder alive, hung). It renews its claim
+    for 3 leases; then a taker reports it once, as not finished (the heartbeats said the
+    holder was alive), not as "stopped answering"; every other Pi posts at most one
+    takeover reply; when the holder finishes late it adds no white_check_mark next to the
+    taker's warning and removes no pin."""
     fed, log = probe(tmp_path, 3)
     with fed:
         ts = fed.say("hold 1")
         wait_for(lambda: runs(log, "start"), 20, "a Pi to start the command")
         report = wait_for(lambda: [m for m in fed.bot_messages(thread_ts=ts)
                                    if "may or may not have happened" in m["text"]],
-                          30, "a takeover report")
+                          60, "a takeover report")  # after its heartbeats stop (3 leases)
+        assert "did not finish `hold 1` within the lease" in report[0]["text"]  # alive: slow
         wait_for(lambda: "warning" in [r["name"] for r in fed.ws.reactions(ts)], 10,
                  "the taker's warning")
         Path(str(log) + ".release").touch()
@@ -85,3 +88,4 @@ def test_a_slow_holder_taken_over_leaves_one_report_and_no_second_marker(tmp_pat
         bids = collections.Counter(m.get("user") for m in fed.ws.messages(thread_ts=ts)
                                    if m.get("text", "").startswith("slackmq-takeover"))
         assert bids and max(bids.values()) == 1, bids
+

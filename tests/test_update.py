@@ -150,7 +150,9 @@ def house(tmp_path):
         yield SimpleNamespace(ws=ws, pis=pis, person=person, stranger=stranger)
 
 
-def test_thread_is_read_from_bot_posts_only(house):
+@pytest.mark.parametrize("freed_as", ["stopped answering while running",  # died
+                                      "did not finish"])  # renewed its claim, then silent
+def test_thread_is_read_from_bot_posts_only(house, freed_as):
     a, b, c = house.pis["pi-1"], house.pis["pi-2"], house.pis["pi-3"]
     command = house.ws.post("update to v2")
     thread.post(a, command, "Preparing v2", "plan", to="v2")
@@ -161,7 +163,7 @@ def test_thread_is_read_from_bot_posts_only(house):
                 seconds=3.2, **{"from": "v1"})
     thread.post(b, command, "pi-2: already on v2", "skipped", command_ts=rollout,
                 why="already on v2")
-    freed = f"<@{c.user}> stopped answering while running `update rollout v2`."
+    freed = f"<@{c.user}> {freed_as} `update rollout v2`."
     b.web.chat_postMessage(  # the core's report of a turn freed after the lease
         channel=b.channel_id, thread_ts=command, text=freed,
         metadata=b.seal.metadata("troupe_reply", freed, {"command_ts": rollout, "host": "pi-2"}))

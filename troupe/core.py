@@ -454,7 +454,8 @@ class Bot:
             return self._run_handler(cmd, plugin, spec, match)
 
         job = Job(ts=cmd.ts, label=cmd.quote, run=run, idempotent=spec.idempotent,
-                  report_interrupted=lambda holder: self._report_interrupted(cmd, holder),
+                  report_interrupted=lambda holder, alive=False: self._report_interrupted(
+                      cmd, holder, alive),
                   expires_at=float(cmd.ts) + self.config.max_command_age, source=cmd.source,
                   lease=spec.lease, anywhere=self._runs_anywhere(plugin, spec, match))
         assert self.guard is not None
@@ -547,10 +548,13 @@ class Bot:
         self.say(f"`{cmd.quote}` expired: it was posted {age / 60:.0f} min ago while no Pi was "
                  f"online, so it was not run.", thread_ts=cmd.ts, reply_to=cmd.ts)
 
-    def _report_interrupted(self, cmd: Command, holder: str | None) -> None:
+    def _report_interrupted(self, cmd: Command, holder: str | None, alive: bool = False) -> None:
+        """`alive`: the holder renewed its claim (slackmq heartbeats), then went silent."""
         who = f"<@{holder}>" if holder else "another Pi"
-        text = (f"{who} stopped answering while running `{escape(cmd.quote)}`. It may or may "
-                f"not have happened; not running it again. Check, and ask again if needed.")
+        what = "did not finish" if alive else "stopped answering while running"
+        text = (f"{who} {what} `{escape(cmd.quote)}`{' within the lease' if alive else ''}. It "
+                f"may or may not have happened; not running it again. Check, and ask again if "
+                f"needed.")
         self.web.chat_postMessage(
             channel=self.channel_id, thread_ts=cmd.ts, text=text,
             metadata=self.seal.metadata(REPLY_EVENT, text,

@@ -179,7 +179,7 @@ class Job:
     label: str  # for logs: the command text
     run: Callable[[], bool | str]  # runs the handler (which answers): True, False or DECLINED
     idempotent: bool = False
-    report_interrupted: Callable[[str | None], None] = lambda holder: None
+    report_interrupted: Callable[..., None] = lambda holder, alive=False: None  # alive: renewed
     expires_at: float = float("inf")  # on Slack's clock (the message ts + max_command_age)
     source: str = "live"  # "history": found on catch-up; this Pi may have held it before a restart
     lease: float | None = None  # this command's own lease, if longer than the default
@@ -576,7 +576,7 @@ class Guard:
             if holder is not None:  # still held (alive, or another taker won): watch again
                 # Already stale: another taker won this round (slackmq posts one reply a
                 # round); a next round starts a lease after its reply, if it dies too.
-                due = self._stale_at(job, holder.since)
+                due = self._stale_at(job, max(holder.since, claim.holder_renewed or 0))
                 self._arm(job, "takeover", due if due > time.time() else self._stale_at(job))
             return
         if claim.status == "done":
@@ -585,7 +585,7 @@ class Guard:
         log.warning("%s %s %r taken over from %s", self.host, job.ts, job.label, previous)
         if claim.report_only:
             try:
-                job.report_interrupted(previous)
+                job.report_interrupted(previous, claim.holder_renewed is not None)
             finally:
                 claim.mark_interrupted()
             return

@@ -10,8 +10,9 @@ Every post of the update plugin is an answer (metadata `troupe_reply`,
 - ``halt``: the rollout stops here (``why``); every Pi reads it before its turn;
 - ``summary``: every Pi is accounted for.
 
-The core's own "<@U…> stopped answering while running …" (a turn freed after
-the lease) counts that Pi as accounted for: the summary names it. Only posts
+The core's own "<@U…> stopped answering while running …" or "<@U…> did not
+finish …" (a turn freed after the lease) counts that Pi as accounted for: the
+summary names it. Only posts
 with a valid federation proof are read (troupe.federation), so neither a person
 typing in the thread nor another app in the channel steers a rollout.
 """
@@ -25,7 +26,8 @@ from typing import Any
 from troupe.core import REPLY_EVENT
 from troupe.text import escape
 
-INTERRUPTED = re.compile(r"<@([UW][A-Z0-9]+)> stopped answering")
+# "stopped answering" (died) or "did not finish" (renewed its claim, then went silent)
+INTERRUPTED = re.compile(r"<@([UW][A-Z0-9]+)> (?:stopped answering|did not finish)")
 
 
 @dataclass

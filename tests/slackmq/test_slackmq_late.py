@@ -10,7 +10,9 @@ LEASE = 1.0
 
 
 def test_a_slow_holder_taken_over_adds_no_marker_and_leaves_the_pin(ws):
-    holder, taker = make_mq(ws, 0, lease=LEASE), make_mq(ws, 1, lease=LEASE)
+    # A holder whose heartbeats do not reach Slack (cut off) looks dead to takers.
+    holder = make_mq(ws, 0, lease=LEASE, heartbeat=False)
+    taker = make_mq(ws, 1, lease=LEASE)
     ts = ws.post("toggle slow")
     claim = holder.claim(ts)
     assert claim.won  # ... and the work takes longer than the lease
@@ -37,7 +39,8 @@ def test_a_slow_holder_not_taken_over_finishes_as_usual(ws):
 
 
 def test_a_slow_turn_never_unpins_the_next_workers_turn(ws):
-    a, b, c = (make_mq(ws, i, lease=LEASE) for i in range(3))
+    a = make_mq(ws, 0, lease=LEASE, heartbeat=False)  # cut off: no heartbeat reaches Slack
+    b, c = (make_mq(ws, i, lease=LEASE) for i in (1, 2))
     ts = ws.post("update all")
     slow = a.sequence(ts).turn()
     assert slow.won  # ... and a's turn outlasts the lease

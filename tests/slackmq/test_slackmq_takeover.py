@@ -120,13 +120,14 @@ def test_holder_died_after_marking_done_but_before_unpin(ws16):
 
 
 def test_round_two_when_the_taker_dies_too_and_a_slow_holder_is_harmless(ws16):
-    holder = make_mq(ws16, 0, lease=LEASE)
+    holder = make_mq(ws16, 0, lease=LEASE, heartbeat=False)  # cut off: silent, not dead
     t1, t2, t3 = (make_mq(ws16, i, lease=LEASE) for i in (1, 2, 3))
     ts = ws16.post("toggle tv")
     slow = holder.claim(ts)
     wait_until(lambda: t1.stale(ts), timeout=5, what="stale")
     first = t1.take_over(ts, idempotent=True)
     assert first.won  # ... and t1 dies too, holding round 1
+    first.heartbeat.stop()
     assert t2.take_over(ts, idempotent=True).status == "lost"  # round 1 is fresh
 
     def round_two():

@@ -164,29 +164,31 @@ def test_a_takeover_whose_election_reply_lost_its_answer_still_wins(ws):
 
 
 def test_a_losing_taker_posts_one_reply_a_round(ws):
-    """Case 9: while the round's winner works (alive), a taker that lost and looks again
-    reads the thread instead of posting again; once the winner's round is over (a lease
-    after its reply, on Slack's clock) it may post in the next round, and wins it."""
-    holder = make_mq(ws, 0, lease=1.0)
+    """Case 9: while the round's winner works (alive: it renews its claim), a taker that
+    looks reads the thread and posts no reply; once the winner is silent for a lease (on
+    Slack's clock) it posts in the next round, and wins it."""
+    holder = make_mq(ws, 0, lease=1.0, heartbeat=False)  # cut off: silent
     a, b = make_mq(ws, 1, lease=1.0), make_mq(ws, 2, lease=1.0)
     ts = ws.post("dim lights")
     assert holder.claim(ts).won  # ... and the holder stops answering
     wait_until(lambda: a.stale(ts), 5, "the lease to pass")
     won = a.take_over(ts, idempotent=True)
-    assert won.won  # a re-runs it (and is slow about it)
+    assert won.won  # a re-runs it (and is slow about it, renewing its claim)
 
-    def replies_by(mq):
+    def replies_by(mq, tag="slackmq-takeover"):
         return [m for m in ws.messages(thread_ts=ts)
-                if m["ts"] != ts and m.get("user") == mq.user_id]
+                if m["ts"] != ts and m.get("user") == mq.user_id and m["text"].startswith(tag)]
 
+    wait_until(lambda: replies_by(a, "slackmq-heartbeat"), 5, "a's heartbeat")
     for _ in range(3):
         assert b.take_over(ts, idempotent=True).status == "lost"
-    assert len(replies_by(b)) == 1
-    first = float(replies_by(a)[0]["ts"])
-    wait_until(lambda: b.clock.surely_past(first + 1.0), 5, "a's round to end")
-    again = b.take_over(ts, idempotent=True)  # a died too: round 2
+    assert len(replies_by(b)) == 0  # the round is decided and its winner alive: no bid
+    won.heartbeat.stop()  # a dies too
+    last = max(float(m["ts"]) for m in replies_by(a) + replies_by(a, "slackmq-heartbeat"))
+    wait_until(lambda: b.clock.surely_past(last + 1.0), 5, "a's round to end")
+    again = b.take_over(ts, idempotent=True)  # round 2
     assert again.won, again
-    assert len(replies_by(b)) == 2
+    assert len(replies_by(b)) == 1
     again.done()
 
 
