@@ -71,6 +71,7 @@ MIN_EACH = 2
 SCHEDULE_DELAY = (3, 20)  # `in N seconds`, N drawn from this range
 TIMER_DELAY = (2, 15)  # `lamp N on for S seconds`
 DUE_GRACE = 90.0  # how long after the last due time the end waits at most
+MAX_COMMAND_AGE = 600  # [troupe] max_command_age of the Pis: --real waits that long at most
 
 
 def scene_steps(name: str) -> list[str]:
@@ -216,8 +217,10 @@ class Snapshot:
 
 
 class Chaos:
-    def __init__(self, workdir: Path, seed: int, commands: int, hosts: int = 5):
+    def __init__(self, workdir: Path, seed: int, commands: int, hosts: int = 5,
+                 as_slack: bool = False):
         self.rng = random.Random(seed)
+        self.as_slack = as_slack
         self.seed = seed
         self.commands = commands
         self.log = workdir.resolve() / "runs.log"  # the Pis write it from their own cwd
@@ -228,7 +231,10 @@ class Chaos:
             config={"chaos_probe": {"log": str(self.log)},
                     "scenes": {name: {"steps": steps} for name, steps in SCENES.items()},
                     "location": {"timezone": "UTC"},
-                    "troupe": {"lease": 4, "no_taker_wait": 2, "max_command_age": 600}})
+                    "troupe": {"lease": 4, "no_taker_wait": 2,
+                               "max_command_age": MAX_COMMAND_AGE}},
+            # --real: as Slack would treat the house (its rate limits, 50 ms per Web API call)
+            **({"rate_limits": "real", "latency_ms": 50} if as_slack else {}))
         self.seen: dict[str, dict[str, Any]] = {}  # ts -> the message as last changed
         self.marked: dict[tuple[str, str], float] = {}  # (ts, user) -> first reaction's time
         self.fed.ws.add_listener(self._saw, ["message_posted", "message_updated",
@@ -343,7 +349,9 @@ class Chaos:
             toggle()
         self._toggles.clear()
         for host in self._pending_up:
-            self.fed.wait_ready(host, timeout=60)
+            # Under Slack's limits apps.connections.open is Tier 1 (about one a minute): a Pi
+            # killed three times in a minute waits that long to connect again.
+            self.fed.wait_ready(host, timeout=180 if self.as_slack else 60)
             self._mark_up(host, "killed")
         self._pending_up.clear()
         # Count only once every Pi is back and caught up: connected, no envelope waiting
@@ -458,6 +466,9 @@ class Chaos:
     def settle(self) -> None:
         last_due = max((p.due for p in self.posted), default=0.0)
         timeout = max(120.0, last_due - time.time() + DUE_GRACE)
+        if self.as_slack:  # Slack's limits hold the Pis back: a command has max_command_age
+            first = min((p.at for p in self.posted), default=time.time())
+            timeout = max(timeout, first + MAX_COMMAND_AGE - time.time())
 
         def finished() -> bool:
             report = self.inspect()
@@ -730,12 +741,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hosts", type=int, default=5)
     parser.add_argument("--workdir", default="artifacts/chaos")
     parser.add_argument("--json", help="write the report here")
+    parser.add_argument("--real", "--as-slack", action="store_true", dest="real",
+                        help="Slack's real rate limits and 50 ms per Web API call")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
     print(f"chaos: seed {seed} (replay with --seed {seed})", flush=True)
     workdir = Path(args.workdir) / f"seed-{seed}"
     workdir.mkdir(parents=True, exist_ok=True)
-    report = Chaos(workdir, seed, args.commands, args.hosts).run()
+    report = Chaos(workdir, seed, args.commands, args.hosts, args.real).run()
     print(report.summary(), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps({

@@ -33,6 +33,8 @@ from troupe.config import NOT_A_USER, NOT_AN_ADMIN, Config
 from troupe.federation import BOARD_EVENT, Roster, Seal, gather_answers
 from troupe.guard import DECLINED, PREFERRED_WINDOW, Guard, Job, make_lock, preferred_window
 from troupe.help import unknown_answer
+from troupe.lanes import Lanes
+from troupe.pacing import late_note, serving
 from troupe.patterns import Match, best_match
 from troupe.plugin import Context, Plugin, RestartRequested
 from troupe.refusals import Refusals
@@ -108,6 +110,7 @@ class Bot:
         self._stopped = threading.Event()
         self._sleep = MainSleep()  # run()'s main thread sleeps in it
         self.clicks = Clicks(self)  # buttons and the Home tab (troupe.clicks)
+        self.lanes = Lanes(self.name, self._match, self.request_restart)  # troupe.lanes
         self.catching_up = CatchUp(self.web, self.name, self.on_event,
                                    max_age=self.config.max_command_age)
 
@@ -131,6 +134,7 @@ class Bot:
         text = escape(fit(text))
         metadata = None
         if reply_to:
+            text += late_note(reply_to)  # held back by Slack's limits: say so
             metadata = self.seal.metadata(REPLY_EVENT, text, {
                 "command_ts": reply_to, "host": self.name, **(extra or {})})
         response = self.web.chat_postMessage(channel=self.channel_id, text=text,
@@ -304,6 +308,8 @@ class Bot:
 
     # ---- events ------------------------------------------------------------
     def on_event(self, event: Event) -> None:
+        if event.type == "message":
+            self.lanes.note(event.data)  # in the order messages come in
         try:
             self.executor.submit(self.handle_event, event)
         except RuntimeError:  # shutting down: the message stays in history for the next start
@@ -313,7 +319,8 @@ class Bot:
         try:
             data = event.data
             if event.type == "message":
-                self.handle_message(data, event.source)
+                with serving(data.get("ts")):  # its calls wait their turn, oldest first
+                    self.handle_message(data, event.source)
             elif event.type in CLICK_EVENTS:
                 self.clicks.handle(event.type, data)
             elif event.type in ("pin_added", "pin_removed") and self.guard:
@@ -326,11 +333,14 @@ class Bot:
                         self.guard.pin_added(ts, data.get("user"), self._is_turn(item))
                     else:
                         self.guard.pin_removed(ts)
+                        self.lanes.close(ts)  # finished: the next on its device may go
         except RestartRequested as e:
             self.request_restart(str(e), e.exit_code)
         except Exception:  # noqa: BLE001 - a malformed event is logged and ignored
             log.exception("%s ignored an event it could not handle: %s", self.name,
                           str(event.data)[:300])
+        finally:
+            self.lanes.settled(str(event.data.get("ts")))  # unless it is being claimed
 
     def _is_turn(self, item: dict[str, Any]) -> bool:
         """Whether a pinned item is a sequential command (a pin on it is someone's turn)."""
@@ -451,7 +461,10 @@ class Bot:
     # ---- running ------------------------------------------------------------
     def _dispatch(self, cmd: Command, plugin: Plugin, spec: CommandSpec, match: Match) -> None:
         def run() -> bool:
-            return self._run_handler(cmd, plugin, spec, match)
+            try:
+                return self._run_handler(cmd, plugin, spec, match)
+            finally:
+                self.lanes.close(cmd.ts)
 
         job = Job(ts=cmd.ts, label=cmd.quote, run=run, idempotent=spec.idempotent,
                   report_interrupted=lambda holder, alive=False: self._report_interrupted(
@@ -476,7 +489,7 @@ class Bot:
                         expires_at=job.expires_at),
                     self.config.no_taker_wait)
                 return
-            self.guard.exclusive(job)
+            self.lanes.in_turn(cmd.ts, lambda: self.guard.exclusive(job))  # a device's: in order
 
     @staticmethod
     def _runs_anywhere(plugin: Plugin, spec: CommandSpec, match: Match) -> bool:

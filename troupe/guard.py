@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 from slackmq import SlackMQ, SlackMQError
 from slackmq.core import PIN_CLOCK_GRAIN
+from troupe.backlog import finish_later, on_behalf
 from troupe.clock import describe_offset, local_now
 from troupe.config import Config
 from troupe.outsiders import OutsiderPins
@@ -466,8 +467,8 @@ class Guard:
         outcome = DECLINED if ok == DECLINED else "done" if ok else "failed"
         try:
             {"done": claim.done, "failed": claim.failed, DECLINED: claim.declined}[outcome]()
-        except SlackMQError as e:
-            log.error("%s %s %r could not record its outcome: %s", self.host, job.ts, job.label, e)
+        except SlackMQError as e:  # tried again later (troupe.backlog): the pin is released
+            finish_later(self.host, job.ts, job.label, getattr(claim, outcome), e)
         log.info("%s %s %r %s in %.0f ms", self.host, job.ts, job.label, outcome,
                  (time.monotonic() - started) * 1000)
 
@@ -487,9 +488,9 @@ class Guard:
                 for w in due:
                     del self._watches[w.job.ts]
                 next_due = min((w.due for w in self._watches.values()), default=now + 5.0)
-            for watch in due:
+            for watch in sorted(due, key=lambda w: float(w.job.ts)):  # oldest first
                 try:
-                    self._fire(watch)
+                    on_behalf(watch.job.ts, self._fire, watch)  # its calls: oldest first
                 except RestartRequested as e:
                     self._restart(e)
                 except Exception:  # noqa: BLE001 - one bad watch must not stop the others
@@ -536,7 +537,7 @@ class Guard:
         log.info("%s %s %r: no other claim %.1fs after the message; claiming", self.host,
                  job.ts, job.label, time.time() - float(job.ts))
         try:
-            if self._claim(job) == "won" and self._window() == self.window:
+            if on_behalf(job.ts, self._claim, job) == "won" and self._window() == self.window:
                 self.ranking.suspect(watch.ahead)  # first in line, did not claim, not slowed
         except RestartRequested as e:
             self._restart(e)

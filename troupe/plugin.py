@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from troupe.backlog import backlog_for
 from troupe.config import Problem
 from troupe.panels import Panel
 from troupe.text import excerpt
@@ -184,6 +185,15 @@ class Context:
         except Exception as e:  # noqa: BLE001 - the work is done; only its answer is lost
             # Done is done: the command is marked done (not failed, or the person would type
             # it again and a toggle would run twice); the log keeps what the answer said.
+            if _passes(e):  # a 429 past the retries, a 5xx, a cut link: post it later
+                self.plugin.log.warning("%s %s %r: its answer failed (%s); posting it later",
+                                        self.host.name, self.ts, excerpt(self.text), e)
+                backlog_for(self.host.name).later(
+                    f"{self.ts} answer", lambda: self.host.say(
+                        text, thread_ts=thread_ts, reply_to=self.ts, **more),
+                    ts=self.ts, deadline=float(self.ts) + getattr(
+                        getattr(self.host, "config", None), "max_command_age", MAX_ANSWER_AGE))
+                return None
             self.answer_lost = True
             self.plugin.log.error("%s %s %r ran, but its answer was lost (%s: %s): %r",
                                   self.host.name, self.ts, excerpt(self.text),
@@ -201,3 +211,16 @@ class Context:
         """Post a command for the federation to run (a scene step, a schedule firing)."""
         return self.host.post_command(command_text, on_behalf_of=self.user,
                                       thread_ts=(self.thread_ts or self.ts) if thread else None)
+
+
+MAX_ANSWER_AGE = 900.0  # s after the command, when the host has no max_command_age
+
+
+def _passes(e: Exception) -> bool:
+    """An error that passes (rate limits, Slack's 5xx, the link): the call is worth again."""
+    response = getattr(e, "response", None)
+    if response is None:
+        return isinstance(e, OSError)
+    return getattr(response, "status_code", 200) in (429, 500, 502, 503, 504) or \
+        response.get("error") in ("ratelimited", "service_unavailable", "fatal_error",
+                                  "internal_error", "request_timeout")

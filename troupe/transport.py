@@ -72,6 +72,9 @@ class Transport:
             web_client=web,
             auto_reconnect_enabled=True,
             ping_interval=ping_interval,
+            # One listener thread: envelopes are acked and handed on in the order Slack sends
+            # them (the core's lanes keep one device's commands in order: troupe.lanes).
+            concurrency=1,
             logger=logging.getLogger("troupe.transport.socket"),
         )
         client.socket_mode_request_listeners.append(self._on_request)

@@ -1,0 +1,47 @@
+"""A Slack outage ends (issue 18): every command posted meanwhile found at once, under
+Slack's real limits, all handled, none twice, one device's commands in the order posted."""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+
+from tests.test_federation import probe_federation, runs
+from troupe.testing import wait_for
+
+COMMANDS = 50
+DEVICES = ("lamp", "fan", "heater")
+
+
+@pytest.mark.timeout(420)
+def test_commands_posted_while_the_pis_were_cut_off_are_all_handled_once_in_order(tmp_path):
+    fed, log = probe_federation(tmp_path, 3, rate_limits="real", latency_ms=50)
+    with fed:
+        for host in fed.host_names:
+            fed.ws.cut_off(host)
+        posted = {}
+        for n in range(COMMANDS):  # every other one sets a device; the rest are counts
+            text = f"set {DEVICES[n % 3]} {n}" if n % 2 else f"count {n}"
+            posted[fed.say(text)] = text
+        for host in fed.host_names:
+            fed.ws.restore(host)
+
+        def answered() -> list[str]:
+            return [ts for ts in posted if fed.answers_to(ts)]
+
+        wait_for(lambda: len(answered()) == COMMANDS, 300, "an answer to every command",
+                 interval=1.0)
+        wait_for(lambda: not fed.ws.pins(), 60, "every claim released")
+        counts, sets = runs(log, "count"), runs(log, "set")
+        assert counts == {n: 1 for n in range(0, COMMANDS, 2)}  # each once
+        assert sets == {n: 1 for n in range(1, COMMANDS, 2)}
+        for ts in posted:
+            assert len(fed.answers_to(ts)) == 1, posted[ts]
+        order: dict[str, list[int]] = collections.defaultdict(list)
+        for line in log.read_text().splitlines():  # "set n host device", in the order run
+            if line.startswith("set "):
+                order[line.split()[3]].append(int(line.split()[1]))
+        for device in DEVICES:
+            assert order[device] == sorted(order[device]), (device, order[device])
+            assert len(order[device]) > 5
