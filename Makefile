@@ -46,11 +46,15 @@ demo: $(STAMP)
 	$(VENV)/bin/troupe demo $(if $(PORT),--port $(PORT))
 
 # Long randomized fault runs: 1,000 commands each, at three seeds (replay one with SEEDS=n).
+# REAL=1: as Slack would treat the house (its rate limits, 50 ms per Web API call), 500 each.
 SEEDS ?= 1 2 3
+REAL ?=
+COMMANDS ?= $(if $(REAL),500,1000)
 chaos: $(STAMP)
 	mkdir -p artifacts
 	for seed in $(SEEDS); do \
-	  $(PY) tests/chaos.py --seed $$seed --commands 1000 --json artifacts/chaos-$$seed.json || exit 1; \
+	  $(PY) tests/chaos.py --seed $$seed --commands $(COMMANDS) $(if $(REAL),--real) \
+	    --json artifacts/chaos-$$seed$(if $(REAL),-real).json || exit 1; \
 	done
 
 # Latency, calls, lock, throughput, takeover, rolling update, memory: bench/results.md + latency.png.

@@ -4,7 +4,7 @@
     python -m bench --quick         # tiny sizes, to check the harness (~1 min)
     python -m bench --only latency,lock --out /tmp/r.md
     python -m bench --only household --splice   # that section only, into bench/results.md
-    python -m bench --only flood --splice       # (household and flood can be spliced)
+    python -m bench --only flood --splice       # (household, flood and burst can be spliced)
 
 Raw numbers go to artifacts/bench.json as well.
 """
@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import flood, household, latency, lock, process, report, rolling, takeover, throughput
+from . import burst, flood, household, latency, lock, process, report, rolling, takeover, throughput
 from .common import ROOT, loadavg, machine, progress
 
 SECTIONS = ("lock", "latency", "preferred", "takeover", "throughput", "process", "rolling",
-            "household", "flood")
+            "household", "flood", "burst")
 
 
 def sizes(quick: bool) -> dict[str, Any]:
@@ -79,6 +79,8 @@ def run(sections: tuple[str, ...], quick: bool, seed: int, workdir: Path) -> dic
         out["household"] = household.run(workdir, runs=s["household_runs"])
     if "flood" in sections:
         out["flood"] = flood.run(workdir, messages=30 if quick else 300)
+    if "burst" in sections:
+        out["burst"] = burst.run(workdir, commands=30 if quick else 300)
     out["seconds"] = time.time() - started
     out["load_after"] = loadavg()
     return out
@@ -116,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"wrote {plot}")
     if args.splice:
         text = out.read_text() if out.exists() else ""
-        for section in (report.household_section(results), report.flood_section(results)):
+        for section in (report.household_section(results), report.flood_section(results),
+                        report.burst_section(results)):
             text = report.splice(text, section) if section else text
         _write(out, text)
     else:

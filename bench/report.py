@@ -209,6 +209,21 @@ def flood_section(res: dict[str, Any]) -> str:
             f"message to that answer, the toggle's own included: {calls}.\n\n")
 
 
+def burst_section(res: dict[str, Any]) -> str:
+    b = res.get("burst")
+    if not b:
+        return ""
+    calls = ", ".join(f"{m} {n}" for m, n in sorted(b["calls"].items()))
+    return ("## Burst: 300 commands at once, as after a Slack outage\n\n"
+            f"{b['hosts']} Pis cut off while {b['commands']} `count N` are posted, then "
+            f"restored; Slack's real rate limits, {b['latency_ms']} ms added to every Web API "
+            f"call. The house worked through them in **{b['seconds']:.0f} s** (every command "
+            f"answered, every claim released; answers p50 {b['p50']:.0f} s, p99 "
+            f"{b['p99']:.0f} s after the outage ended); ran {b['ran']}, twice {b['twice']}; "
+            f"429s met: {b['limited']} (each Pi paces its calls by method: troupe/pacing.py). "
+            f"Web API calls of all the Pis: {calls}.\n\n")
+
+
 def process_section(res: dict[str, Any]) -> str:
     rows = res.get("process") or []
     if not rows:
@@ -347,7 +362,7 @@ def markdown(res: dict[str, Any], plot_name: str = "latency.png") -> str:
     parts = [header(res), findings(res), latency_section(res, plot_name), calls_section(res),
              preferred_section(res), lock_section(res), throughput_section(res),
              takeover_section(res), rolling_section(res), process_section(res),
-             household_section(res), flood_section(res)]
+             household_section(res), flood_section(res), burst_section(res)]
     notes = Path(__file__).with_name("notes.md")
     if notes.exists():
         parts.append(notes.read_text())
