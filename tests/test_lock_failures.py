@@ -89,3 +89,55 @@ def test_a_slow_holder_taken_over_leaves_one_report_and_no_second_marker(tmp_pat
                                    if m.get("text", "").startswith("slackmq-takeover"))
         assert bids and max(bids.values()) == 1, bids
 
+
+def test_a_takeover_does_not_rerun_a_command_a_newer_one_on_its_device_follows(tmp_path):
+    """Case 4: `put lamp on` (idempotent) hangs on its Pi past the lease; `put lamp off`
+    comes meanwhile. The taker does not run "on" again (that would undo "off"): it
+    reports it, and "off" runs."""
+    log = tmp_path / "runs.log"
+    fed = Federation(tmp_path / "fed", 3, plugins=["slowdevice"], plugin_paths=[PLUGINS],
+                     config={"slowdevice": {"log": str(log)}})
+
+    def lines() -> list[str]:
+        return log.read_text().splitlines() if log.exists() else []
+
+    with fed:
+        on = fed.say("put lamp on")
+        wait_for(lambda: [x for x in lines() if x.startswith("start lamp on")], 20,
+                 "a Pi to start `put lamp on`")
+        fed.say("put lamp off")
+        report = wait_for(lambda: [m for m in fed.bot_messages(thread_ts=on)
+                                   if "may or may not have happened" in m["text"]],
+                          60, "the takeover's report")
+        wait_for(lambda: [x for x in lines() if x.startswith("put lamp off")], 30,
+                 "`put lamp off` to run")
+        assert [r["name"] for r in fed.ws.reactions(on)] == ["warning"]
+        Path(str(log) + ".release").touch()
+        wait_for(lambda: [m for m in fed.answers_to(on) if m["text"] == "lamp is on"], 20,
+                 "the hung holder to finish")
+        assert len(report) == 1
+        ran_on = [x for x in lines() if x.startswith("put lamp on")]
+        assert len(ran_on) == 1, lines()  # the hung holder only: no re-run by the taker
+
+
+def test_a_broadcast_whose_marker_failed_is_not_run_again_after_a_restart(tmp_path):
+    """Case 5: pi-1 runs a broadcast, but Slack answers 5xx to its marker past the
+    client's retries; pi-1 restarts. Its record on disk (made before it ran) keeps it from
+    running the broadcast again; the marker is tried again until it is on the message."""
+    fed, log = probe(tmp_path, 2)
+    with fed:
+        fed.ws.fail_method("reactions.add", mode="5xx", count=12, app="pi-1")
+        ts = fed.say("ping 5")
+        wait_for(lambda: runs(log, "ping") == {5: 2}, 20, "both Pis to run the broadcast")
+        record = tmp_path / "fed" / "state" / "pi-1.broadcasts.json"
+        assert ts in record.read_text()
+        wait_for(lambda: "could not mark broadcast" in fed.log("pi-1"), 30,
+                 "pi-1's marker to fail")
+        fed.restart("pi-1")  # catch-up finds the broadcast without pi-1's marker
+        fed.say("ping 6")  # a later broadcast: once pi-1 runs it, it has caught up
+        wait_for(lambda: runs(log, "ping")[6] == 2, 20, "the next broadcast")
+        assert runs(log, "ping")[5] == 2  # pi-1 ran it once, not again after its restart
+        pi1 = fed.ws.app("pi-1")["bot_user_id"]
+        wait_for(lambda: any(pi1 in r["users"] for r in fed.ws.reactions(ts)), 60,
+                 "pi-1's marker, tried again")
+        assert runs(log, "ping")[5] == 2

@@ -26,10 +26,12 @@ from slack_sdk.errors import SlackApiError
 import troupe
 from slackmq import Markers, SlackMQ
 from troupe.authors import COMMAND_EVENT, Authors
+from troupe.broadcasts import BroadcastRuns
 from troupe.catchup import CatchUp
 from troupe.clicks import CLICK_EVENTS, Clicks
 from troupe.commands import CommandSpec, commands_of
 from troupe.config import NOT_A_USER, NOT_AN_ADMIN, Config
+from troupe.devices import LatestByDevice, device_of
 from troupe.federation import BOARD_EVENT, Roster, Seal, gather_answers
 from troupe.guard import DECLINED, PREFERRED_WINDOW, Guard, Job, make_lock, preferred_window
 from troupe.help import unknown_answer
@@ -82,6 +84,7 @@ class Bot:
         self.scheduler = BackgroundScheduler()
         self.started_at = time.time()
         self.state = HostState(config.state_dir, self.name)  # what chat told this Pi
+        self.broadcasts = BroadcastRuns(config.state_dir, self.name, self._mark_broadcast)
         self.debug: bool = self.state.get("debug", False)
         self.target: str | None = self.state.get("target")
         self.seen = SeenMessages()
@@ -110,6 +113,7 @@ class Bot:
         self._stopped = threading.Event()
         self._sleep = MainSleep()  # run()'s main thread sleeps in it
         self.clicks = Clicks(self)  # buttons and the Home tab (troupe.clicks)
+        self.devices = LatestByDevice()  # a takeover never undoes a newer command
         self.lanes = Lanes(self.name, self._match, self.request_restart)  # troupe.lanes
         self.catching_up = CatchUp(self.web, self.name, self.on_event,
                                    max_age=self.config.max_command_age)
@@ -469,13 +473,13 @@ class Bot:
         job = Job(ts=cmd.ts, label=cmd.quote, run=run, idempotent=spec.idempotent,
                   report_interrupted=lambda holder, alive=False: self._report_interrupted(
                       cmd, holder, alive),
+                  superseded=self.devices.note(device_of(plugin, spec, match.args), cmd.ts),
                   expires_at=float(cmd.ts) + self.config.max_command_age, source=cmd.source,
                   lease=spec.lease, anywhere=self._runs_anywhere(plugin, spec, match))
         assert self.guard is not None
         if spec.mode == "broadcast":
             log.info("%s %s %r broadcast", self.name, cmd.ts, cmd.quote)
-            ok = run()
-            self._mark_broadcast(cmd.ts, ok)
+            self.broadcasts.run(cmd.ts, run)  # recorded before it runs (troupe.broadcasts)
         elif spec.mode == "sequential":
             self.guard.sequential(job)
         else:
@@ -538,15 +542,18 @@ class Bot:
         self.guard.exclusive(Job(ts=cmd.ts, label=f"{cmd.quote} ({label})", run=run,
                                  idempotent=True))
 
-    def _mark_broadcast(self, ts: str, ok: bool) -> None:
+    def _mark_broadcast(self, ts: str, ok: bool | None) -> bool:
         assert self.mq is not None
+        m = self.mq.markers
         try:
             self.web.reactions_add(channel=self.channel_id, timestamp=ts,
-                                   name=self.mq.markers.done if ok else self.mq.markers.failed)
+                                   name=m.done if ok else m.interrupted if ok is None else m.failed)
         except SlackApiError as e:
             if e.response.get("error") != "already_reacted":
                 log.warning("%s %s could not mark broadcast: %s", self.name, ts,
                             e.response.get("error"))
+                return False
+        return True
 
     # ---- answers the core gives itself -----------------------------------
     def _refuse(self, cmd: Command, why: str = NOT_A_USER) -> None:

@@ -181,6 +181,7 @@ class Job:
     run: Callable[[], bool | str]  # runs the handler (which answers): True, False or DECLINED
     idempotent: bool = False
     report_interrupted: Callable[..., None] = lambda holder, alive=False: None  # alive: renewed
+    superseded: Callable[[], bool] = lambda: False  # a newer command on its device since?
     expires_at: float = float("inf")  # on Slack's clock (the message ts + max_command_age)
     source: str = "live"  # "history": found on catch-up; this Pi may have held it before a restart
     lease: float | None = None  # this command's own lease, if longer than the default
@@ -584,7 +585,7 @@ class Guard:
             return
         previous = claim.holder.user_id if claim.holder else None
         log.warning("%s %s %r taken over from %s", self.host, job.ts, job.label, previous)
-        if claim.report_only:
+        if claim.report_only or job.superseded():  # never undo a newer command (troupe.devices)
             try:
                 job.report_interrupted(previous, claim.holder_renewed is not None)
             finally:
