@@ -44,7 +44,8 @@ def _one(fed, runs: Path, n: int) -> dict[str, Any]:
     killed = time.time()
     fed.kill(holder)
     report = wait_for(lambda: [m for m in fed.bot_messages(thread_ts=ts)
-                               if "stopped answering" in m["text"]], 60, "a takeover report",
+                               if "may or may not have happened" in m["text"]], 60,
+                      "a takeover report",
                       interval=0.02)[0]
     settle(fed, 30)
     calls = calls_between(fed, killed, float(report["ts"]) + 0.5)
