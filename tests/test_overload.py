@@ -38,6 +38,9 @@ def test_commands_posted_while_the_pis_were_cut_off_are_all_handled_once_in_orde
         assert sets == {n: 1 for n in range(1, COMMANDS, 2)}
         for ts in posted:
             assert len(fed.answers_to(ts)) == 1, posted[ts]
+        late = [m["text"] for ts in posted for m in fed.answers_to(ts)
+                if "s late: Slack was holding us back)" in m["text"]]
+        assert late  # the answers held back by the limits say so
         order: dict[str, list[int]] = collections.defaultdict(list)
         for line in log.read_text().splitlines():  # "set n host device", in the order run
             if line.startswith("set "):
