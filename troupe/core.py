@@ -113,7 +113,7 @@ class Bot:
         self._stopped = threading.Event()
         self._sleep = MainSleep()  # run()'s main thread sleeps in it
         self.clicks = Clicks(self)  # buttons and the Home tab (troupe.clicks)
-        self.devices = LatestByDevice()  # a takeover never undoes a newer command
+        self.latest = LatestByDevice()  # a takeover never undoes a newer command
         self.lanes = Lanes(self.name, self._match, self.request_restart)  # troupe.lanes
         self.catching_up = CatchUp(self.web, self.name, self.on_event,
                                    max_age=self.config.max_command_age)
@@ -473,7 +473,7 @@ class Bot:
         job = Job(ts=cmd.ts, label=cmd.quote, run=run, idempotent=spec.idempotent,
                   report_interrupted=lambda holder, alive=False: self._report_interrupted(
                       cmd, holder, alive),
-                  superseded=self.devices.note(device_of(plugin, spec, match.args), cmd.ts),
+                  superseded=self.latest.note(device_of(plugin, spec, match.args), cmd.ts),
                   expires_at=float(cmd.ts) + self.config.max_command_age, source=cmd.source,
                   lease=spec.lease, anywhere=self._runs_anywhere(plugin, spec, match))
         assert self.guard is not None
