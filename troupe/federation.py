@@ -50,6 +50,13 @@ GATHER_POLL = 0.25  # seconds between looks at a thread while gathering answers
 RECHECK_EVERY = 60.0  # s: an unknown bot's pin or reaction re-reads the newest page this often
 
 
+def why(e: Exception) -> str:
+    """What went wrong with a Slack call, for a log line: Slack's error, else the exception."""
+    if isinstance(e, SlackApiError):
+        return str(e.response.get("error"))
+    return f"{type(e).__name__}: {e}"
+
+
 def new_secret() -> str:
     """A fresh random federation secret (`troupe secret`): 256 bits, URL-safe."""
     return secrets.token_urlsafe(32)
@@ -188,9 +195,9 @@ class Roster:
         """At start: read the boards, then keep this Pi's own where the others find it."""
         try:
             self.board.publish(self.read_boards())
-        except SlackApiError as e:
+        except (SlackApiError, OSError) as e:  # OSError: a hang, a refused connection
             log.warning("%s could not read or post the boards (%s); learning the Pis from "
-                        "their messages", self.host, e.response.get("error"))
+                        "their messages", self.host, why(e))
 
     def settle(self) -> None:
         """Before a choice that rests on knowing every Pi (which Pi refuses a stranger, after a
@@ -204,16 +211,16 @@ class Roster:
                 self._members, self._members_read = self._bot_members(), now
             for user in self._members:
                 self.maybe_pi(user)
-        except SlackApiError as e:
-            log.warning("%s could not look for new Pis (%s)", self.host, e.response.get("error"))
+        except (SlackApiError, OSError) as e:  # OSError: a hang, a refused connection
+            log.warning("%s could not look for new Pis (%s)", self.host, why(e))
 
     def on_board(self, message: dict[str, Any]) -> None:
         """A board posted live (no payload): read it again with its metadata and verify it."""
         try:
             stored = read_message(self.web, self.channel, message)
-        except SlackApiError as e:
+        except (SlackApiError, OSError) as e:  # OSError: a hang, a refused connection
             log.warning("%s could not read the board %s (%s)", self.host, message.get("ts"),
-                        e.response.get("error"))
+                        why(e))
             return
         if stored is not None:
             self._board_seen(stored)
@@ -256,9 +263,9 @@ class Roster:
         def read(ts: str) -> dict[str, Any] | None:
             try:
                 return read_message(self.web, self.channel, {"ts": ts})
-            except SlackApiError as e:
+            except (SlackApiError, OSError) as e:  # OSError: a hang, a refused connection
                 log.warning("%s could not read the board %s (%s)", self.host, ts,
-                            e.response.get("error"))
+                            why(e))
                 return None
 
         with ThreadPoolExecutor(max(1, len(wanted)), thread_name_prefix="boards") as pool:
@@ -368,7 +375,7 @@ class Board:
             return True
         except SlackApiError as e:
             log.info("%s could not edit its board %s (%s); posting a new one", self.roster.host,
-                     self.ts, e.response.get("error"))
+                     self.ts, why(e))
             return False
 
     def _post(self) -> None:
