@@ -94,3 +94,26 @@ def test_waiting_calls_go_out_oldest_command_first():
     for thread in threads:
         thread.join(10)
     assert order == ["1700000100.000000", "1700000200.000000", "1700000300.000000"]
+
+
+def test_an_endpoint_without_limits_is_not_paced_until_a_429_says_otherwise():
+    """`[slack] rate_limits = "none"` (an emulator with its limits off): calls go at once;
+    the first 429 shows the endpoint has limits, and from then on Slack's tiers apply."""
+    pacer = Pacer(seeded=False)
+    assert sum(pacer.acquire("pins.list") for _ in range(100)) < 0.5  # Tier 2: 20 a minute
+    pacer.limited_by_slack("pins.list", 0.05)
+    assert pacer.seeded
+    waited = [pacer.acquire("pins.list") for _ in range(21)]  # Tier 2's burst of 20, a wait
+    assert waited[0] > 0.0  # Retry-After held it
+    assert waited[-1] > 2.0  # one call in three seconds past the burst
+
+
+def test_rate_limits_is_checked_by_key():
+    def problems(value):
+        return [(p.key, p.expected) for p in parse_config(
+            {"slack": {"bot_token": "xoxb-1", "app_token": "xapp-1", "channel": "home",
+                       "rate_limits": value}}, env=SECRET)[1]]
+
+    assert problems("none") == [] and problems("slack") == []
+    [(key, expected)] = problems("off")
+    assert key == "slack.rate_limits" and '"none"' in expected

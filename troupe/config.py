@@ -72,6 +72,7 @@ class SlackSettings:
     app_token: str
     channel: str
     api_url: str | None = None
+    rate_limits: str = "slack"  # "none": an endpoint without Slack's limits (an emulator)
 
     def __repr__(self) -> str:  # tokens never reach a log, not even through repr()
         return f"SlackSettings(channel={self.channel!r}, api_url={self.api_url!r}, tokens=<hidden>)"
@@ -246,7 +247,11 @@ def parse_config(
                         valid=lambda v: bool(v.strip().lstrip("#")))
     api_url = slack.get("api_url", str, "an http(s) URL ending in /api/", default=None,
                         valid=lambda v: v.startswith(("http://", "https://")))
-    slack.unknown_keys(["bot_token", "app_token", "channel", "api_url"])
+    rate_limits = slack.get("rate_limits", str,
+                            '"slack" (pace calls by Slack\'s documented limits) '
+                            'or "none" (an endpoint without them, such as `troupe sim`)',
+                            default="slack", valid=lambda v: v in ("slack", "none"))
+    slack.unknown_keys(["bot_token", "app_token", "channel", "api_url", "rate_limits"])
     problems += slack.problems
 
     host = Checker(table("host"), "host")
@@ -339,7 +344,7 @@ def parse_config(
         return None, problems
     config = Config(
         slack=SlackSettings(tokens["bot_token"], tokens["app_token"], channel.strip().lstrip("#"),
-                            api_url),
+                            api_url, rate_limits or "slack"),
         host_name=host_name,
         auth_users=list(users or []),
         auth_admins=list(admins or []),

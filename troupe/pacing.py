@@ -39,6 +39,7 @@ METHOD_TIERS: dict[str, str] = {
     "pins.add": "2", "pins.remove": "2", "pins.list": "2", "reactions.remove": "2",
     "users.info": "4", "users.list": "2",
 }
+UNPACED = 1e9  # calls a second and burst of a method no limit is known for
 MARGIN = 0.95  # stay this far under the documented rate (clocks and latency differ)
 TIGHTEN = 0.8  # a 429 despite pacing: this method's rate times this from now on
 FLOOR = 0.2  # ... but never below this share of the documented rate
@@ -98,8 +99,11 @@ class Pacer:
 
     def __init__(self, tiers: dict[str, tuple[float, float]] | None = None,
                  methods: dict[str, str] | None = None, margin: float = MARGIN,
-                 lease: float = 30.0) -> None:
+                 lease: float = 30.0, seeded: bool = True) -> None:
         self.lease = lease  # the lock's lease: claims in hand must finish well within it
+        # seeded: Slack's documented tiers from the first call. Unseeded (an endpoint without
+        # Slack's limits, `[slack] rate_limits = "none"`): no pace until a 429 shows limits.
+        self.seeded = seeded
         self.in_hand = 0  # claims pinned and not yet unpinned (pins.add less pins.remove)
         self.tiers = tiers or TIERS
         self.methods = METHOD_TIERS if methods is None else methods
@@ -116,6 +120,8 @@ class Pacer:
         if bucket is None:
             per_minute, burst = self.tiers[self.methods.get(method, "3")]
             rate = per_minute / 60.0 * self.margin
+            if not self.seeded:
+                rate, burst = UNPACED, UNPACED
             bucket = self._buckets[method] = _Bucket(rate, burst, burst, now, rate * FLOOR)
         return bucket
 
@@ -186,6 +192,9 @@ class Pacer:
         down from now on (another client with this token, or a stricter limit)."""
         with self._cond:
             now = time.monotonic()
+            if not self.seeded:  # the endpoint has limits after all: Slack's, from now on
+                self.seeded = True
+                self._buckets.clear()
             bucket = self._bucket(method, now)
             bucket.refill(now)
             bucket.tokens = min(bucket.tokens, 0.0)
@@ -199,11 +208,11 @@ _pacers: dict[str, Pacer] = {}
 _pacers_lock = threading.Lock()
 
 
-def pacer_for(token: str, lease: float = 30.0) -> Pacer:
+def pacer_for(token: str, lease: float = 30.0, seeded: bool = True) -> Pacer:
     """The one Pacer of the app this bot token belongs to (Slack's limits are per app)."""
     with _pacers_lock:
         if token not in _pacers:
-            _pacers[token] = Pacer(lease=lease)
+            _pacers[token] = Pacer(lease=lease, seeded=seeded)
         return _pacers[token]
 
 

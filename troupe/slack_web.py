@@ -110,7 +110,8 @@ def make_web_client(config: Config, retries: bool = True) -> WebClient:
     a call whose answer was lost (the pin made, the answer a 500) and hides it; slackmq
     retries itself and reads the pins after every unclear answer (docs/slackmq.md)."""
     kwargs = {"base_url": config.slack.api_url} if config.slack.api_url else {}
-    pacer = pacer_for(config.slack.bot_token, config.lease)  # one per app, as Slack's limits
+    pacer = pacer_for(config.slack.bot_token, config.lease,  # one per app, as Slack's limits
+                      seeded=config.slack.rate_limits == "slack")
     handlers = [
         _PacedRateLimitHandler(pacer, max_retry_count=RATE_LIMIT_RETRIES),
         ConnectionErrorRetryHandler(max_retry_count=3),

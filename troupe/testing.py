@@ -113,6 +113,7 @@ class Federation:
         # gpio=True: each host's mock pins are served on its own socket (troupe.sim.gpio), in
         # a short folder of its own (a UNIX socket path must stay under 108 bytes).
         self.gpio_dir = tempfile.mkdtemp(prefix="troupe-gpio-") if gpio else None
+        self.rate_limits = rate_limits  # the emulator's: "off", or Slack's "real" ones
         self.ws = SlackWorkspace(apps=hosts + extra_apps, rate_limits=rate_limits,
                                  **workspace_kwargs)
         self.secret = new_secret()  # the house's federation secret (troupe.federation)
@@ -137,7 +138,9 @@ class Federation:
         app = self.ws.app(name)
         base: dict[str, Any] = {
             "slack": {"bot_token": app["bot_token"], "app_token": app["app_token"],
-                      "channel": self.ws.info["channel"]["name"], "api_url": self.ws.api_url},
+                      "channel": self.ws.info["channel"]["name"], "api_url": self.ws.api_url,
+                      # an emulator without limits: no pace until a 429 says otherwise
+                      "rate_limits": "none" if self.rate_limits == "off" else "slack"},
             "host": {"name": name, "state_dir": str(self.workdir / "state")},
             "auth": {"users": [self.ws.user["id"]]},
             "federation": {"secret": self.secret},
