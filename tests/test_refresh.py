@@ -84,9 +84,10 @@ def test_a_refresh_with_no_connection_left_to_open_does_not_deafen_the_pi(tmp_pa
         # One command a second: what chat.postMessage allows the answers (per channel).
         waits = serve_through(fed, log, refresh, commands=8, every=1.05)
         assert fed.ws.connections("pi-1") == 1  # the replacement is still waiting out a 429
-        limited = [c for c in fed.ws.log()["calls"]
-                   if c["method"] == "apps.connections.open" and c["result"] == "429"]
-        assert limited, "the refresh should have met Tier 1's limit"
+        # Tier 1's burst is spent: the replacement waits (paced by the Pi, or told by a 429)
+        opened = [c for c in fed.ws.log()["calls"]
+                  if c["method"] == "apps.connections.open" and c["result"] != "429"]
+        assert len(opened) == 2, opened
         assert max(waits) < 2.0, waits
 
 
