@@ -133,6 +133,15 @@ class Roster:
         self._lock = threading.Lock()
         self._looking = threading.Lock()
         self.board = Board(self, Path(state_dir) / f"{host}.board.json")
+        # The Pis verified before, kept across restarts: a Pi restarted in a busy channel may
+        # not reach the others' boards in the history it reads, and would then ignore their
+        # done markers and run again what catch-up finds.
+        self._known = Path(state_dir) / f"{host}.pis.json"
+        try:
+            kept = json.loads(self._known.read_text())
+            self._pis.update({str(k): str(v) for k, v in kept.items()})
+        except (OSError, ValueError, AttributeError):
+            pass  # none yet, or unreadable: learnt again from the boards and messages
 
     def serve(self, channel: str, user_id: str) -> None:
         self.channel, self.user_id = channel, user_id
@@ -143,9 +152,16 @@ class Roster:
     def learn(self, user_id: str, host: str) -> None:
         if user_id:
             with self._lock:
-                if self._pis.get(user_id) != host:
-                    log.info("%s knows %s as the Pi %s", self.host, user_id, host)
+                if self._pis.get(user_id) == host:
+                    return
+                log.info("%s knows %s as the Pi %s", self.host, user_id, host)
                 self._pis[user_id] = host
+                known = json.dumps(self._pis, sort_keys=True)
+            try:
+                write_atomic(self._known, known + "\n", mode=0o600)
+            except OSError as e:
+                log.warning("%s could not keep the Pis it knows in %s (%s)", self.host,
+                            self._known, e)
 
     def is_pi(self, user_id: str | None) -> bool:
         with self._lock:
