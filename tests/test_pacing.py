@@ -96,16 +96,23 @@ def test_waiting_calls_go_out_oldest_command_first():
     assert order == ["1700000100.000000", "1700000200.000000", "1700000300.000000"]
 
 
-def test_an_endpoint_without_limits_is_not_paced_until_a_429_says_otherwise():
+def test_an_endpoint_without_limits_is_not_paced_and_a_429_there_is_only_a_pause():
     """`[slack] rate_limits = "none"` (an emulator with its limits off): calls go at once;
-    the first 429 shows the endpoint has limits, and from then on Slack's tiers apply."""
+    a 429 holds that method for its Retry-After, then calls go at once again (no tiers)."""
     pacer = Pacer(seeded=False)
     assert sum(pacer.acquire("pins.list") for _ in range(100)) < 0.5  # Tier 2: 20 a minute
+    pacer.limited_by_slack("pins.list", 0.3)
+    assert pacer.acquire("pins.list") > 0.1  # Retry-After held it
+    assert sum(pacer.acquire("pins.list") for _ in range(100)) < 0.5  # then no pace
+    assert pacer.acquire("pins.add") < 0.1  # and the other methods were never held
+
+
+def test_slack_tiers_tighten_after_a_429():
+    """Seeded with Slack's tiers, a 429 despite the pacing slows that method down."""
+    pacer = Pacer()
+    before = pacer._bucket("pins.list", 0.0).rate
     pacer.limited_by_slack("pins.list", 0.05)
-    assert pacer.seeded
-    waited = [pacer.acquire("pins.list") for _ in range(21)]  # Tier 2's burst of 20, a wait
-    assert waited[0] > 0.0  # Retry-After held it
-    assert waited[-1] > 2.0  # one call in three seconds past the burst
+    assert pacer._buckets["pins.list"].rate < before
 
 
 def test_rate_limits_is_checked_by_key():

@@ -102,7 +102,9 @@ class Pacer:
                  lease: float = 30.0, seeded: bool = True) -> None:
         self.lease = lease  # the lock's lease: claims in hand must finish well within it
         # seeded: Slack's documented tiers from the first call. Unseeded (an endpoint without
-        # Slack's limits, `[slack] rate_limits = "none"`): no pace until a 429 shows limits.
+        # Slack's limits, `[slack] rate_limits = "none"`): no pace; a 429 holds its method
+        # for Retry-After only. (Adopting the tiers on the first 429 made an emulator with
+        # injected 429s crawl: make chaos missed 183 broadcasts, work handled a minute late.)
         self.seeded = seeded
         self.in_hand = 0  # claims pinned and not yet unpinned (pins.add less pins.remove)
         self.tiers = tiers or TIERS
@@ -192,14 +194,12 @@ class Pacer:
         down from now on (another client with this token, or a stricter limit)."""
         with self._cond:
             now = time.monotonic()
-            if not self.seeded:  # the endpoint has limits after all: Slack's, from now on
-                self.seeded = True
-                self._buckets.clear()
             bucket = self._bucket(method, now)
             bucket.refill(now)
             bucket.tokens = min(bucket.tokens, 0.0)
             bucket.hold_until = max(bucket.hold_until, now + retry_after)
-            bucket.rate = max(bucket.floor, bucket.rate * TIGHTEN)
+            if self.seeded:  # unseeded: the endpoint said it has no limits; a 429 there is
+                bucket.rate = max(bucket.floor, bucket.rate * TIGHTEN)  # a pause, not a pace
             self.limited += 1
             self._cond.notify_all()
 
