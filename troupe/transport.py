@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,15 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 log = logging.getLogger("troupe.transport")
+
+# slack_sdk's builtin client reads frames recursively, one level per frame or read, until a
+# read ends on a frame's edge (its maintainers know: python-slack-sdk PR 1232). A backlog of
+# envelopes (a connection restored after an outage, a busy moment) went past Python's 1,000
+# levels: RecursionError in the reader, the frames after it misread, the connection dropped
+# (seen in make chaos; tests/test_transport.py). Reads of 64 KB take many frames at a time,
+# and Python 3.11's calls between Python functions use no C stack, so a deeper limit is safe.
+RECEIVE_BUFFER = 65536
+RECURSION_LIMIT = 100_000
 
 
 @dataclass
@@ -67,8 +77,10 @@ class Transport:
         self.client = self.clients[0]
 
     def _client(self, app_token: str, web: WebClient, ping_interval: float) -> SocketModeClient:
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
         client = SocketModeClient(
             app_token=app_token,
+            receive_buffer_size=RECEIVE_BUFFER,
             web_client=web,
             auto_reconnect_enabled=True,
             ping_interval=ping_interval,
