@@ -85,7 +85,7 @@ def test_commands(text, name, args):
 def test_modes_and_the_turns_lease(tmp_path):
     modes = {s.name: s.mode for s in commands_of(Update)}
     assert modes == {"update": "exclusive", "prepare": "broadcast", "rollout": "sequential",
-                     "rollback": "sequential", "version": "broadcast"}
+                     "rollback": "sequential", "version": "exclusive"}
     host = SimpleNamespace(name="pi-1", config=SimpleNamespace(path=None))
     Update(host, {}, {"update": {"url": "/x", "root": str(tmp_path), "lease": 75}})
     leases = {s.name: s.lease for s in commands_of(Update) if s.mode == "sequential"}
@@ -190,6 +190,23 @@ def test_thread_is_read_from_bot_posts_only(house, freed_as):
                     "• pi-3: stopped answering during its turn; not done (check it)")
     view.interrupted.clear()  # pi-3 has not had its turn yet: no summary
     assert thread.summary(view, members, 1, "Rollout of v2") is None
+
+
+# ---- `version`: one answer from the boards -------------------------------------------------
+def test_version_is_one_answer_a_line_per_pi():
+    from troupe_plugins.update.versions import versions_answer
+
+    text = versions_answer(
+        "pi-2", {"release": "v2", "previous_release": "v1"}, ["pi-1", "pi-2", "pi-3", "pi-4"],
+        {"pi-1": {"release": "v2", "previous_release": ""},
+         "pi-3": {"version": "0.1.0"},  # no update plugin there: no release on its board
+         "pi-5": {"release": "v1", "previous_release": ""}})  # a board of a Pi not known yet
+    assert text == ("Versions: 5 Pis of this house, from their boards:\n"
+                    "- pi-1: v2\n"
+                    "- pi-2: v2; previous v1 (answering)\n"
+                    "- pi-3: Troupe 0.1.0, no release on its board (no update plugin?)\n"
+                    "- pi-4: no board found (known from its messages)\n"
+                    "- pi-5: v1")
 
 
 # ---- the watchdog --------------------------------------------------------------------------

@@ -179,22 +179,39 @@ def kind(message: dict[str, Any]) -> str | None:
     return ((message.get("metadata") or {}).get("event_payload") or {}).get("update")
 
 
-def thread_of(fed: Federation, ts: str, what: str | None = None) -> list[dict[str, Any]]:
-    return [m for m in fed.bot_messages(thread_ts=ts) if what is None or kind(m) == what]
+def about(message: dict[str, Any]) -> str | None:
+    return ((message.get("metadata") or {}).get("event_payload") or {}).get("command_ts")
 
 
-def rollout_post(fed: Federation, after: str, version: str, timeout: float = 60) -> str:
-    """The `update rollout <version>` a Pi posts once every Pi is ready."""
+def thread_of(fed: Federation, ts: str, what: str | None = None,
+              command: str | None = None) -> list[dict[str, Any]]:
+    """The Pis' posts in the thread `ts` (of kind `what`; about the command `command`)."""
+    return [m for m in fed.bot_messages(thread_ts=ts) if (what is None or kind(m) == what)
+            and (command is None or about(m) == command)]
+
+
+def rollout_post(fed: Federation, root: str, version: str, timeout: float = 60,
+                 after: str | None = None) -> str:
+    """The `update rollout <version>` a Pi posts in the thread of the person's `update` (`root`)
+    once every Pi is ready (posted after `after`, if given)."""
     def find() -> str | None:
-        for m in fed.bot_messages(after=after):
+        for m in fed.bot_messages(thread_ts=root, after=after):
             if m.get("text", "").startswith(f"update rollout {version}"):
                 return m["ts"]
         return None
     return wait_for(find, timeout, f"update rollout {version}")
 
 
-def summary(fed: Federation, ts: str, timeout: float) -> dict[str, Any]:
-    return wait_for(lambda: thread_of(fed, ts, "summary")[:1], timeout, "the summary")[0]
+def summary(fed: Federation, root: str, timeout: float, command: str | None = None
+            ) -> dict[str, Any]:
+    return wait_for(lambda: thread_of(fed, root, "summary", command)[:1], timeout,
+                    "the summary")[0]
+
+
+def top_level_bot_messages(fed: Federation, after: str) -> list[dict[str, Any]]:
+    """The Pis' messages at the channel's top level (not in any thread) posted after `after`."""
+    return [m for m in fed.ws.messages() if m.get("bot_id") and float(m["ts"]) > float(after)
+            and m.get("thread_ts") in (None, m["ts"])]
 
 
 def releases(fed: SupervisedFederation) -> dict[str, str | None]:
@@ -202,10 +219,16 @@ def releases(fed: SupervisedFederation) -> dict[str, str | None]:
 
 
 def versions_answered(fed: Federation) -> dict[str, str]:
+    """`version`: one answer at top level for the house, a line per Pi (from the boards)."""
     ts = fed.say("version")
-    answers = wait_for(lambda: len(fed.answers_to(ts)) >= 3 and fed.answers_to(ts), 20,
-                       "every Pi's version")
-    return {fed.host_of(m): m["text"] for m in answers}
+    answer = fed.wait_for_answer(ts, 20)
+    wait_for(lambda: any(r["name"] == "white_check_mark" for r in fed.ws.reactions(ts)), 20,
+             "the version command marked done")
+    assert [m["ts"] for m in top_level_bot_messages(fed, ts)] == [answer["ts"]]
+    assert fed.answers_to(ts) == [answer] and "thread_ts" not in answer
+    lines = re.findall(r"^- (pi-\d): (.*?)(?: \(answering\))?$", answer["text"], re.M)
+    assert len(lines) == 3, answer["text"]
+    return {name: f"{name}: {text}" for name, text in lines}
 
 
 class Away:
@@ -274,9 +297,10 @@ def test_update_to_v2_while_commands_keep_running(house):
     with Away(fed) as away, Stream(fed, 1000) as stream:
         ts = fed.say("update to v2")
         rollout = rollout_post(fed, ts, "v2")
-        done = summary(fed, rollout, 90)
+        done = summary(fed, ts, 90)
     took = time.monotonic() - started
     waits = stream.waits()
+    top = top_level_bot_messages(fed, ts)  # before `version` below adds its answer
     runs = fed.probe_log.read_text().split("\n")
     for n in stream.posted:
         assert sum(line.startswith(f"count {n} ") for line in runs) == 1, n
@@ -289,12 +313,21 @@ def test_update_to_v2_while_commands_keep_running(house):
     for name in fed.host_names:
         assert re.search(rf"• {name}: v1 → v2 in \d+ s", done["text"]), done["text"]
         assert fed.services[name].exits == [75]
-    reports = thread_of(fed, rollout, "done")
+    reports = thread_of(fed, ts, "done")
     assert sorted(fed.host_of(m) for m in reports) == fed.host_names
+    # The channel's top level: the person's `update to v2` and nothing of the Pis' about it
+    # (plan, ready, the rollout post, reports, summary: all in its thread); the only bot
+    # messages there answer the person's counts, one each.
+    counts = set(stream.posted.values())
+    assert all(about(m) in counts for m in top), [m["text"][:60] for m in top]
+    assert len(top) == len({about(m) for m in top}), [m["text"][:60] for m in top]
+    assert any(m["ts"] == rollout for m in fed.ws.messages(thread_ts=ts))
     assert all(re.fullmatch(r"pi-\d now on v2 \(took \d+ s\)", m["text"]) for m in reports)
     # Each Pi gives its turn back once. A second unpin (the plugin's and the core's, both
     # finishing the turn after the restart) could remove the next Pi's fresh pin: two Pis
-    # were then away at once.
+    # were then away at once. (The last Pi posts the summary, then gives its turn back.)
+    wait_for(lambda: not any(i.get("message", {}).get("ts") == rollout for i in fed.ws.pins()),
+             10, "the last turn given back")
     unpins = collections.Counter(c["app"] for c in fed.ws.log()["calls"]
                                  if c["method"] == "pins.remove"
                                  and c["args"].get("timestamp") == rollout)
@@ -310,7 +343,8 @@ def test_update_to_broken_v3_halts_before_any_pi_leaves(house):
     assert "v3 is broken on purpose" in halt["text"] and "No Pi switched" in halt["text"]
     assert "Rollout halted" in halt["text"]
     assert not any(m.get("text", "").startswith("update rollout v3")
-                   for m in fed.bot_messages(after=ts))
+                   for m in fed.bot_messages(after=ts) + fed.bot_messages(thread_ts=ts))
+    assert not top_level_bot_messages(fed, ts)
     assert len(thread_of(fed, ts, "unready")) == 3
     assert releases(fed) == {n: "v2" for n in fed.host_names}
     assert {n: s.starts for n, s in fed.services.items()} == starts  # nobody restarted
@@ -335,7 +369,7 @@ def test_a_pi_killed_during_its_turn_is_passed_over_and_reported(house):
     fed.kill(victim)  # a power cut in the middle of its update: switched, not yet back
     killed = time.monotonic()
     assert ReleaseRoot(fed.roots[victim]).current_version() == "v4"
-    done = summary(fed, rollout, 4 * LEASE + 30)
+    done = summary(fed, ts, 4 * LEASE + 30)
     print(f"\n{victim} killed; the rollout went on after {time.monotonic() - killed:.1f} s")
     assert re.search(rf"• {victim}: stopped answering during its turn", done["text"])
     others = [n for n in fed.host_names if n != victim]
@@ -343,16 +377,19 @@ def test_a_pi_killed_during_its_turn_is_passed_over_and_reported(house):
         assert re.search(rf"• {name}: v2 → v4 in \d+ s", done["text"]), done["text"]
         assert ReleaseRoot(fed.roots[name]).current_version() == "v4"
     user = next(a["bot_user_id"] for a in fed.ws.apps if a["name"] == victim)
-    notes = [m["text"] for m in fed.bot_messages(thread_ts=rollout)]
+    notes = [m["text"] for m in thread_of(fed, ts, command=rollout)]
     assert any(t.startswith(f"<@{user}> stopped answering") for t in notes), notes
+    assert not top_level_bot_messages(fed, ts)  # the takeover's report too: in the thread
     fed.victim = victim
 
 
 def test_power_back_then_rollback(house):
     fed = house
     fed.start_host(fed.victim)  # it boots the release it switched to, long after its turn
-    rollout = step_of(fed, fed.victim)["ts"]
-    late = wait_for(lambda: [m for m in thread_of(fed, rollout, "done")
+    step = step_of(fed, fed.victim)
+    rollout, root = step["ts"], step["thread"]
+    assert rollout != root  # the rollout post is a reply in the thread of `update to v4`
+    late = wait_for(lambda: [m for m in thread_of(fed, root, "done", rollout)
                              if fed.host_of(m) == fed.victim][:1], 30, "the late report")[0]
     assert re.fullmatch(rf"{fed.victim} now on v4 \(took \d+ s\)", late["text"])
     ts = fed.say("rollback")
@@ -361,49 +398,54 @@ def test_power_back_then_rollback(house):
         assert re.search(rf"• {name}: v4 → v2 in \d+ s", done["text"]), done["text"]
     assert done["text"].startswith("Rollback done in")
     assert releases(fed) == {n: "v2" for n in fed.host_names}
+    assert not top_level_bot_messages(fed, ts)
 
 
-def canary_report(fed: Federation, rollout: str) -> dict[str, Any]:
+def canary_report(fed: Federation, root: str) -> dict[str, Any]:
     def find() -> list[dict[str, Any]]:
-        return [m for m in thread_of(fed, rollout, "done") if "Canary:" in m["text"]][:1]
+        return [m for m in thread_of(fed, root, "done") if "Canary:" in m["text"]][:1]
     return wait_for(find, 60, "the canary's report")[0]
 
 
 def test_canary_turned_down_then_approved(house):
     fed = house
     person = WebClient(token=fed.ws.user["token"], base_url=fed.ws.api_url)
-    rollout = rollout_post(fed, fed.say("update to v4 --canary"), "v4")
-    report = canary_report(fed, rollout)
+    root = fed.say("update to v4 --canary")
+    rollout = rollout_post(fed, root, "v4")
+    report = canary_report(fed, root)
     canary = fed.host_of(report)
     wait_for(lambda: sum(r["count"] for r in fed.ws.reactions(rollout)
                          if r["name"] == "white_check_mark") == 3, 30, "every turn")
     assert releases(fed) == {n: "v4" if n == canary else "v2" for n in fed.host_names}
     person.reactions_add(channel=fed.ws.channel_id, timestamp=report["ts"], name="-1")
-    halt = wait_for(lambda: thread_of(fed, rollout, "halt")[:1], 30, "the halt")[0]
+    halt = wait_for(lambda: thread_of(fed, root, "halt")[:1], 30, "the halt")[0]
     assert "turned the canary down" in halt["text"]
-    back = wait_for(lambda: thread_of(fed, rollout, "note")[:1], 30, "the canary back")[0]
+    back = wait_for(lambda: thread_of(fed, root, "note")[:1], 30, "the canary back")[0]
     assert re.fullmatch(rf"{canary} back on v2 \(took \d+ s\)", back["text"])
     assert releases(fed) == {n: "v2" for n in fed.host_names}
 
-    rollout = rollout_post(fed, fed.say("update to v4 --canary"), "v4")
-    report = canary_report(fed, rollout)
+    root = fed.say("update to v4 --canary")
+    rollout_post(fed, root, "v4")
+    report = canary_report(fed, root)
     canary = fed.host_of(report)
     person.reactions_add(channel=fed.ws.channel_id, timestamp=report["ts"], name="+1")
-    approved = wait_for(lambda: thread_of(fed, rollout, "approved")[:1], 30, "the approval")[0]
-    rest = rollout_post(fed, approved["ts"], "v4")
-    done = summary(fed, rest, 60)
+    approved = wait_for(lambda: thread_of(fed, root, "approved")[:1], 30, "the approval")[0]
+    rest = rollout_post(fed, root, "v4", after=approved["ts"])  # in the same thread
+    done = summary(fed, root, 60, command=rest)
     assert f"• {canary}: already on v4" in done["text"], done["text"]
     for name in fed.host_names:
         if name != canary:
             assert re.search(rf"• {name}: v2 → v4 in \d+ s", done["text"]), done["text"]
     assert releases(fed) == {n: "v4" for n in fed.host_names}
+    assert not top_level_bot_messages(fed, root)  # the approval's rollout: in the thread too
 
 
 def test_a_release_that_does_not_start_is_rolled_back_and_halts(house):
     fed = house
     assert releases(fed) == {n: "v4" for n in fed.host_names}
-    rollout = rollout_post(fed, fed.say("update to v5"), "v5")
-    halt = wait_for(lambda: thread_of(fed, rollout, "halt")[:1], 60, "the halt")[0]
+    root = fed.say("update to v5")
+    rollout = rollout_post(fed, root, "v5")
+    halt = wait_for(lambda: thread_of(fed, root, "halt")[:1], 60, "the halt")[0]
     first = fed.host_of(halt)
     assert halt["text"] == (f":octagonal_sign: {first} could not run v5: v5 did not start, so "
                             f"the service manager went back. {first} is back on v4. Rollout "
@@ -414,4 +456,4 @@ def test_a_release_that_does_not_start_is_rolled_back_and_halts(house):
     wait_for(lambda: sum(r["count"] for r in fed.ws.reactions(rollout)
                          if r["name"] == "white_check_mark") == 3, 30, "every turn")
     assert releases(fed) == {n: "v4" for n in fed.host_names}
-    assert not thread_of(fed, rollout, "summary")
+    assert not thread_of(fed, root, "summary")

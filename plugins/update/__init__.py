@@ -8,7 +8,8 @@ An update walks in two phases, each a guarded command:
    running release and checks it there (`troupe check` with its own
    configuration; the plugins import), then says `ready` or `unready` with why.
    Nothing has switched yet, so a broken release halts the update before any
-   Pi leaves. Once every Pi is ready, the answering Pi posts `update rollout v`.
+   Pi leaves. Once every Pi is ready, the answering Pi posts `update rollout v`
+   in the same thread.
 2. `update rollout v` is sequential: the Pis take turns on its post (the pin is
    the turn), one at a time, each once. On its turn a Pi reads the thread (a
    ``halt`` ends the rollout for every later Pi), skips if it already runs v,
@@ -23,8 +24,14 @@ An update walks in two phases, each a guarded command:
 The last Pi posts the summary. A Pi that dies holding its turn is freed after
 the lease by a waiting Pi (the core reports it) and named in the summary.
 `--canary`: only the first Pi's turn switches; an authorized :+1: on its
-report posts `update to v` for the rest, a :-1: rolls it back. `rollback` is a
+report posts `update rollout v` for the rest, a :-1: rolls it back. `rollback` is a
 sequential command of its own: each Pi goes back to its `previous` release.
+
+Everything the Pis say about an update or a rollback goes in the thread of the
+person's command (the plan, every Pi's ready, the rollout post itself, each
+turn's report, a halt, the summary): the channel's top level keeps only what
+people typed. `version` is one answer for the house, read from the Pis' boards
+(each Pi puts the release it runs and the one before on its board at start).
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from .config import check_root, check_update
 from .prepare import coordinate
 from .release import EXIT_RESTART, Releases, Watchdog, safe
 from .state import Step, load, running_label, running_release, running_version, save
+from .versions import versions_answer
 
 
 class Update(Plugin):
@@ -138,12 +146,16 @@ class Update(Plugin):
         with self.lock:
             self._turn(ctx, "rollback", None, False)
 
-    @command("version", mode="broadcast")
+    @command("version", idempotent=True)
     def version(self, ctx: Context) -> None:
-        """Every Pi answers with the release it runs and the one before."""
-        previous = self.releases.root.previous_version()
-        extra = f"; previous {previous}" if previous else ""
-        ctx.reply(f"{self.host.name}: {running_label(self.root)}{extra}")
+        """One Pi answers for the house: the release each Pi runs and the one before."""
+        ctx.reply(versions_answer(self.host.name, self._release_fields(),
+                                  self.host.federation_members(), self.host.boards()))
+
+    def _release_fields(self) -> dict[str, str]:
+        """What this Pi's board says of its releases (`version` reads them from there)."""
+        return {"release": running_label(self.root),
+                "previous_release": self.releases.root.previous_version() or ""}
 
     # ---- phase 2: a turn -------------------------------------------------------------
     def _turn(self, ctx: Context, op: str, target: str | None, canary: bool) -> None:
@@ -272,6 +284,7 @@ class Update(Plugin):
 
     # ---- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
+        self.host.board(**self._release_fields())  # a switch restarts: the board follows
         step = load(self.root)
         if step is None:
             return

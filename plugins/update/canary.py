@@ -3,8 +3,9 @@
 The canary Pi polls the reactions on its own report (one `reactions.get`
 every few seconds; the step file keeps the wait across restarts) until an
 authorized user votes or `[update] canary_wait` passes. A :+1: posts
-`update to <v>` as a new command on the voter's behalf, so the rest of the
-federation rolls out as usual (the canary skips: it is already there). A
+`update rollout <v>` in the update's thread on the voter's behalf (every Pi
+built and checked v before the canary went), so the rest of the federation
+rolls out as usual (the canary skips: it is already there). A
 :-1: puts the canary's `current` back and restarts it; the thread says so and
 the rollout stops there.
 """
@@ -107,7 +108,8 @@ class Canary:
         thread.post(p.host, step.thread, f"<@{user}> approved the canary: rolling {step.target}"
                                          " out to the other Pis.", "approved", command_ts=step.ts)
         self._close(step)
-        p.host.post_command(f"update to {step.target}", on_behalf_of=user)
+        p.host.post_command(f"update rollout {step.target}", on_behalf_of=user,
+                            thread_ts=step.thread)
         log.info("%s canary approved by %s", p.host.name, user)
 
     def _reject(self, step: Step, user: str) -> None:

@@ -3,8 +3,10 @@
 The Pi that answered `update` reads the thread every few seconds until every
 Pi in the channel has said `ready` or `unready` (or `[update] prepare_wait`
 passes). One `unready` halts the update before any Pi switched; otherwise it
-posts `update rollout <v>` on the asker's behalf. If this Pi dies while it
-waits, nothing is posted: ask again (the builds are kept).
+posts `update rollout <v>` on the asker's behalf, in the same thread: the
+channel shows only the person's `update` (catch-up finds a command in a thread
+by its pin or by reading the threads of recent messages). If this Pi dies while
+it waits, nothing is posted: ask again (the builds are kept).
 """
 
 from __future__ import annotations
@@ -47,6 +49,6 @@ def coordinate(plugin: Any, ts: str, root: str, user: str, target: str, canary: 
             note += f" ({names} did not report ready; it builds on its turn.)"
         thread.post(host, root, escape(note), "go", command_ts=ts)
         host.post_command(f"update rollout {target}{' --canary' if canary else ''}",
-                          on_behalf_of=user)
+                          on_behalf_of=user, thread_ts=root)  # the channel stays for people
     except Exception:  # noqa: BLE001 - a thread of our own: log it
         plugin.log.exception("%s could not coordinate the update %s", host.name, ts)
