@@ -91,6 +91,10 @@ class Claim:
         # never renewed: an alive holder "did not finish in time"; a lost takeover looks
         # again a lease after it.
         self.holder_renewed: float | None = None
+        # A sequence turn that found an earlier turn still open (its pin had vanished):
+        # that turn's holder, and when to look again (Slack's clock). slackmq/turns.py
+        self.waiting_for: Holder | None = None
+        self.look_again: float | None = None
         # Renews the claim every lease/3 while it is held (slackmq/heartbeat.py).
         self.heartbeat = Heartbeat(self) if status == "won" and mq.heartbeat else None
 

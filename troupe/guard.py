@@ -191,7 +191,7 @@ class Job:
 @dataclass
 class _Watch:
     job: Job
-    kind: str  # "takeover" | "turn" | "no_taker" | "retry" | "preferred"
+    kind: str  # "takeover" | "turn" | "blocked" | "no_taker" | "retry" | "preferred"
     due: float
     cancelled: bool = False
     freed: bool = False  # the pin was removed (the holder finished) before the watch fired
@@ -331,12 +331,10 @@ class Guard:
         return "won"
 
     def sequential(self, job: Job) -> str:
-        """Take this Pi's turn now if free; otherwise wait for the pin to be released.
-
-        Found on catch-up, the turn may be this Pi's own from before a restart (an update
-        restarts mid-turn): it is resumed, so the handler finishes it and this claim alone
-        gives the turn back. A second unpin of it (a plugin's, a takeover's) could remove
-        the next Pi's pin instead, and two Pis would take their turns at once."""
+        """Take this Pi's turn now if free; else wait for the pin to go, or, behind a turn still
+        open whose pin someone removed, look again a lease after its last sign. On catch-up the
+        turn may be this Pi's own from before a restart (an update restarts mid-turn): resumed,
+        so this claim alone gives it back (a second unpin could remove the next Pi's pin)."""
         sequence = self._mq(job).sequence(job.ts)
         try:
             claim = sequence.resume() if job.source == "history" else sequence.turn()
@@ -349,7 +347,9 @@ class Guard:
             return "done"
         if claim.status == "lost":
             log.info("%s %s %r waiting for its turn", self.host, job.ts, job.label)
-            self._arm(job, "turn", self._stale_at(job))
+            behind = claim.look_again  # Slack's clock; pin_removed never wakes "blocked"
+            self._arm(job, "turn" if behind is None else "blocked", self._stale_at(job)
+                      if behind is None else time.time() + behind - self._mq(job).clock.now())
             return "lost"
         log.info("%s %s %r: this Pi's turn%s", self.host, job.ts, job.label,
                  " (resumed after a restart)" if claim.taken_over else "")
