@@ -518,7 +518,7 @@ class Guard:
                 self._arm(job, "takeover", self._stale_at(job))  # claimed meanwhile: watch it
             elif seen is None or resume:  # removed: it ran and was released
                 self._claim(job)
-        elif watch.kind == "turn":
+        elif watch.kind in ("turn", "blocked"):
             if not watch.freed:  # the lease ran out with the turn still held
                 self._free_stale_turn(job)
             self.sequential(job)
