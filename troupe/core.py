@@ -63,7 +63,7 @@ class Command:
     thread_ts: str | None
     text: str
     user: str
-    source: str
+    source: str  # "live"; "history" (found pinned on catch-up) or "caught-up" (unpinned)
     reactions: list[dict[str, Any]]
 
     @property
@@ -378,8 +378,10 @@ class Bot:
         author = self.authors.author(message)
         if author is None:
             return
+        unheld = source == "history" and not message.get("pinned_to")  # claimed in order
         cmd = Command(ts=ts, thread_ts=message.get("thread_ts"),
-                      text=command_text(message.get("text", "")), user=author, source=source,
+                      text=command_text(message.get("text", "")), user=author,
+                      source="caught-up" if unheld else source,
                       reactions=message.get("reactions") or [])
         if not cmd.text:
             return

@@ -183,7 +183,8 @@ class Job:
     report_interrupted: Callable[..., None] = lambda holder, alive=False: None  # alive: renewed
     superseded: Callable[[], bool] = lambda: False  # a newer command on its device since?
     expires_at: float = float("inf")  # on Slack's clock (the message ts + max_command_age)
-    source: str = "live"  # "history": found on catch-up; this Pi may have held it before a restart
+    source: str = "live"  # "history": found pinned on catch-up (maybe by this Pi before a
+    # restart: claimed at once); "caught-up": found unpinned on catch-up
     lease: float | None = None  # this command's own lease, if longer than the default
     anywhere: bool = True  # any Pi could run it (no runs_on): preferred claims may defer it
 
@@ -252,7 +253,7 @@ class Guard:
     # ---- the three modes -------------------------------------------------
     def exclusive(self, job: Job) -> str:
         """Claim and run; returns what happened: won / lost / done / error / deferred."""
-        if not self.window or job.source != "live" or not job.anywhere:
+        if not self.window or job.source == "history" or not job.anywhere:
             return self._claim(job)
         try:
             order = self.ranking.order(job.ts)

@@ -108,6 +108,7 @@ class SimServer:
         latency_ms: int = 0,
         ack_timeout: float = 3.0,
         full_metadata_events: bool = False,
+        hold_limit: float = 60.0,
     ) -> None:
         if rate_limits not in ("real", "off"):
             raise ValueError("rate_limits must be 'real' or 'off'")
@@ -124,7 +125,8 @@ class SimServer:
         self._pending: deque[dict[str, Any]] = deque()
         self._dispatching = False
         self.hub = SocketModeHub(
-            self.model, self.faults, self.recorder, self.feed, ack_timeout=ack_timeout
+            self.model, self.faults, self.recorder, self.feed, ack_timeout=ack_timeout,
+            hold_limit=hold_limit,
         )
         self.model.on_event = self.hub.dispatch
         self.model.on_feed = self.feed

@@ -32,9 +32,13 @@ class SlackWorkspace:
         ack_timeout: float = 3.0,
         full_metadata_events: bool = False,
         refresh_every: float | None = None,
+        hold_limit: float = 60.0,
     ) -> None:
         """``refresh_every``: Slack's connection refreshes, sped up: every that many
         seconds each app's oldest connection is refreshed (``refresh``).
+
+        ``hold_limit``: how long events for an app with no connection wait for one before
+        they are dropped (the app finds them in history when it comes back).
 
         ``full_metadata_events``: live message events carry ``metadata.event_payload``
         too; by default they carry only ``event_type``, as Slack sends them to an app that
@@ -46,6 +50,7 @@ class SlackWorkspace:
             latency_ms=latency_ms,
             ack_timeout=ack_timeout,
             full_metadata_events=full_metadata_events,
+            hold_limit=hold_limit,
         )
         self._refresh_every = refresh_every
         self._host = host
