@@ -72,6 +72,9 @@ SCHEDULE_DELAY = (3, 20)  # `in N seconds`, N drawn from this range
 TIMER_DELAY = (2, 15)  # `lamp N on for S seconds`
 DUE_GRACE = 90.0  # how long after the last due time the end waits at most
 MAX_COMMAND_AGE = 600  # [troupe] max_command_age of the Pis: --real waits that long at most
+# --real: the default lease. A holder renews its claim by a thread reply every lease / 3; at a
+# 4 s lease that is a message every 1.3 s per claim held, more than Slack's one a second allows.
+REAL_LEASE = 30
 
 
 def scene_steps(name: str) -> list[str]:
@@ -231,7 +234,7 @@ class Chaos:
             config={"chaos_probe": {"log": str(self.log)},
                     "scenes": {name: {"steps": steps} for name, steps in SCENES.items()},
                     "location": {"timezone": "UTC"},
-                    "troupe": {"lease": 4, "no_taker_wait": 2,
+                    "troupe": {"lease": REAL_LEASE if as_slack else 4, "no_taker_wait": 2,
                                "max_command_age": MAX_COMMAND_AGE}},
             # --real: as Slack would treat the house (its rate limits, 50 ms per Web API call)
             **({"rate_limits": "real", "latency_ms": 50} if as_slack else {}))
@@ -467,8 +470,9 @@ class Chaos:
         last_due = max((p.due for p in self.posted), default=0.0)
         timeout = max(120.0, last_due - time.time() + DUE_GRACE)
         if self.as_slack:  # Slack's limits hold the Pis back: a command has max_command_age
-            first = min((p.at for p in self.posted), default=time.time())
-            timeout = max(timeout, first + MAX_COMMAND_AGE - time.time())
+            # to run, then it is answered 'expired' (which takes a claim and a post too)
+            last = max((p.at for p in self.posted), default=time.time())
+            timeout = max(timeout, last + MAX_COMMAND_AGE + DUE_GRACE - time.time())
 
         def finished() -> bool:
             report = self.inspect()
