@@ -4,7 +4,7 @@
     python -m bench --quick         # tiny sizes, to check the harness (~1 min)
     python -m bench --only latency,lock --out /tmp/r.md
     python -m bench --only household --splice   # that section only, into bench/results.md
-    python -m bench --only flood --splice       # (household, flood and burst can be spliced)
+    python -m bench --only flood --splice       # (rolling, household, flood, burst can be spliced)
 
 Raw numbers go to artifacts/bench.json as well.
 """
@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plot", default=None, help="PNG path (default: beside --out)")
     ap.add_argument("--json", default=str(ROOT / "artifacts" / "bench.json"))
     ap.add_argument("--splice", action="store_true",
-                    help="write only the household and flood sections into --out, "
+                    help="write only the rolling, household, flood and burst sections into "
+                         "--out, "
                          "keeping the rest")
     ap.add_argument("--from-json", metavar="PATH",
                     help="measure nothing: rewrite the report from a saved run's numbers")
@@ -118,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"wrote {plot}")
     if args.splice:
         text = out.read_text() if out.exists() else ""
-        for section in (report.household_section(results), report.flood_section(results),
-                        report.burst_section(results)):
+        for section in (report.rolling_section(results), report.household_section(results),
+                        report.flood_section(results), report.burst_section(results)):
             text = report.splice(text, section) if section else text
         _write(out, text)
     else:

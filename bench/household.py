@@ -94,17 +94,25 @@ COMMANDS = ["help", "help lights", "roll call", "status", "debug on", "debug off
             "target pi-1", "target all", "toggle dining light", "switch dining off",
             "switch porch on", "switch shed on for 1 minute", "dim lounge to 40%", "lights",
             "sensors", "scenes", "scene evening", "in 30 minutes switch dining off",
-            "schedules", "cancel schedule {sid}", "hello there"]
+            "schedules", "cancel schedule {sid}", "version", "hello there"]
 
 
 def house(workdir: Path, bridge: HueBridge, latency_ms: int, rate_limits: str) -> Federation:
-    return Federation(workdir, 3, plugins=["scenes", "lights", "sensors", "schedules"],
+    # The update plugin for `version` (an empty release root each: no release, no source
+    # needed; `update` itself is measured by the rolling section).
+    roots = {f"pi-{i}": workdir / f"pi-{i}-opt-troupe" for i in (1, 2, 3)}
+    for root in roots.values():
+        root.mkdir(parents=True, exist_ok=True)
+    return Federation(workdir, 3, plugins=["scenes", "lights", "sensors", "schedules", "update"],
                       gpio=True, rate_limits=rate_limits, latency_ms=latency_ms,
                       config={"hue": {"bridge": bridge.address, "username": bridge.username},
                               "lights": HOUSE_LIGHTS, "sensors": HOUSE_SENSORS,
                               "scenes": {"evening": {"steps": [
                                   "switch dining on", "switch lounge on", "switch porch on",
-                                  "switch shed on", "switch garden on"]}}})
+                                  "switch shed on", "switch garden on"]}},
+                              "update": {"url": str(workdir / "no-release-source")}},
+                      host_config={name: {"update": {"root": str(root)}}
+                                   for name, root in roots.items()})
 
 
 def lights_and_noise(workdir: Path, *, runs: int = 5, latency_ms: int = 50,

@@ -154,16 +154,24 @@ def rolling_section(res: dict[str, Any]) -> str:
     text = "## Rolling update\n\n"
     if r.get("status") != "measured":
         return text + f"Not measured: {r.get('reason')}.\n\n"
+    counted = all("messages" in x for x in r["rows"])
     body = [[x["hosts"], f"{x['total_s']:.1f}", f"{x['turns_s']:.1f}", x["commands"],
              f"{x['wait_p50_s'] * 1000:.0f}", f"{x['wait_max_s'] * 1000:.0f}", x["most_away"],
-             x["ran_twice"], x["lost"]] for x in r["rows"]]
+             x["ran_twice"], x["lost"]]
+            + ([f"{x['messages']['top']} / {x['messages']['threads']}"] if counted else [])
+            for x in r["rows"]]
     return (text + "`update to v2` with the update plugin's end-to-end set-up\n"
             "(tests/test_update_e2e.py: release roots built from this tree's git HEAD, systemd\n"
             "played by troupe.sim.supervisor) while a person posts `count N` every 0.5 s.\n"
             "*Total*: from `update to v2` to the summary; *turns*: from the rollout post (every\n"
-            "Pi has built and checked v2) to the summary.\n\n"
+            "Pi has built and checked v2) to the summary."
+            + ("\n*Pis' messages*: what the Pis posted about the update at the channel's top "
+               "level /\nin the thread of `update to v2` (the plan, `update prepare`, each "
+               "Pi's ready, the go,\nthe rollout post, each Pi's turn, the summary)."
+               if counted else "") + "\n\n"
             + _table(["Pis", "total s", "turns s", "commands meanwhile", "wait p50 ms",
-                      "longest wait ms", "most Pis away at once", "ran twice", "lost"], body)
+                      "longest wait ms", "most Pis away at once", "ran twice", "lost"]
+                     + (["Pis' messages (top / thread)"] if counted else []), body)
             + "\n")
 
 
@@ -188,8 +196,9 @@ def household_section(res: dict[str, Any]) -> str:
             "(median; runs: " + ", ".join(f"{x:.2f}" for x in li["seconds"])
             + f" s); bot messages per run: {msgs(li['messages'])}.\n\n"
             "Bot messages per human command, every built-in command once (the same house: "
-            "scenes, lights, sensors, schedules; not `update` and `rollback`, which need "
-            "release roots: the rolling update above times them):\n\n")
+            "scenes, lights, sensors, schedules, and update for `version`; not `update` and "
+            "`rollback`, which need release roots: the rolling update above times `update` "
+            "and counts its messages):\n\n")
     rows = [[f"`{r['command']}`", r["top"], r["threads"]] for r in h["noise"]]
     return text + _table(["command", "top level", "in threads"], rows) + "\n"
 

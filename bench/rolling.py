@@ -47,9 +47,14 @@ def measure(e2e, workdir: Path, repo: Path, hosts: int) -> dict[str, Any]:
     with fed:
         with e2e.Away(fed) as away, e2e.Stream(fed, 1000) as stream:
             ts = fed.say("update to v2")
-            rollout = e2e.rollout_post(fed, ts, "v2", timeout=120)
-            done = e2e.summary(fed, rollout, 60 + 40 * hosts)
+            rollout = e2e.rollout_post(fed, ts, "v2", timeout=120)  # in the thread of ts
+            done = e2e.summary(fed, ts, 60 + 40 * hosts)
         waits = stream.waits()
+        # What the channel carries for `update to v2`: the Pis' messages at top level (not
+        # the answers to the counts posted meanwhile) and in its thread.
+        counts = set(stream.posted.values())
+        top = [m for m in e2e.top_level_bot_messages(fed, ts) if e2e.about(m) not in counts]
+        in_thread = fed.bot_messages(thread_ts=ts)
         counts = run_counts(runs)
         versions = {n: ReleaseRoot(r).current_version() for n, r in roots.items()}
     return {"hosts": hosts, "total_s": float(done["ts"]) - float(ts),
@@ -58,7 +63,8 @@ def measure(e2e, workdir: Path, repo: Path, hosts: int) -> dict[str, Any]:
             "wait_p50_s": sorted(waits.values())[len(waits) // 2],
             "ran_twice": sum(1 for n in stream.posted if counts.get(n, 0) > 1),
             "lost": sum(1 for n in stream.posted if not counts.get(n)),
-            "most_away": away.most, "versions": versions}
+            "most_away": away.most, "versions": versions,
+            "messages": {"top": len(top), "threads": len(in_thread)}}
 
 
 def run(workdir: Path, *, hosts: tuple[int, ...] = (3, 5)) -> dict[str, Any]:
