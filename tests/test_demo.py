@@ -80,6 +80,12 @@ def test_chat_names_authors_links_answers_and_explains_takeover_bids():
     beat = chat.messages["1.2"]
     assert beat["kind"] == "protocol" and beat["text"] == (
         "pi-1 is still working on it (slackmq heartbeat)")
+    chat.apply({"type": "message_posted", "message": {
+        "ts": "1.1", "user": "U1", "bot_id": "B1", "thread_ts": "1.0",
+        "text": "slackmq-turn U1 on 1.0"}})
+    turn = chat.messages["1.1"]
+    assert turn["kind"] == "protocol" and turn["text"] == (
+        "pi-1 takes its turn (slackmq sequence)")
     assert command["pinned_by"] == "pi-1"
     assert events[-1]["type"] == "activity" and "pi-1 pinned" in events[-1]["text"]
     firing = {"ts": "3.0", "user": "U1", "bot_id": "B1",

@@ -29,6 +29,7 @@ _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _EMOJI_CODE = re.compile(r":([a-z0-9_+-]+):")
 _TAKEOVER = re.compile(r"^slackmq-takeover (\S+) of (\S+)@")  # slackmq's election bids
 _HEARTBEAT = re.compile(r"^slackmq-heartbeat (\S+) on ")  # a holder renewing its claim
+_TURN = re.compile(r"^slackmq-turn (\S+) on ")  # a sequence's turn, ordered in the thread
 _FIRING = re.compile(r"^fire schedule (\S+) \S+ (\S+): (.*)$", re.S)  # the schedules plugin's
 
 
@@ -111,6 +112,10 @@ class Chat:
         if beat:
             out["kind"] = "protocol"
             out["text"] = f"{self.name(beat.group(1))} is still working on it (slackmq heartbeat)"
+        turn = _TURN.match(msg.get("text", ""))
+        if turn:
+            out["kind"] = "protocol"
+            out["text"] = f"{self.name(turn.group(1))} takes its turn (slackmq sequence)"
         return out
 
     def blocks(self, blocks: Any) -> list[dict[str, Any]] | None:
