@@ -42,6 +42,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 PROBE = Path(__file__).resolve().parent / "plugins"
 LEASE = 10  # s: [troupe] lease, and a rollout turn's (longer than switch + restart + report)
 DEADLINE = 8  # s: a switched Pi must report within this, before the lease ends
+PREPARE_WAIT = 30  # s: the rollout goes on without a Pi that did not say ready by then
 GIT = ["git", "-c", "user.name=Test", "-c", "user.email=t@example.org",
        "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", "-c", "init.defaultBranch=main"]
 
@@ -155,7 +156,8 @@ def house(tmp_path_factory):
         config={"troupe": {"lease": LEASE, "no_taker_wait": 2},
                 "probe": {"log": str(probe_log)},
                 "update": {"source": "git", "url": str(repo), "deadline": DEADLINE,
-                           "lease": LEASE, "reuse_site_packages": True}},
+                           "lease": LEASE, "reuse_site_packages": True,
+                           "prepare_wait": PREPARE_WAIT}},
         host_config=host_config)
     fed.probe_log = probe_log
     with fed:
@@ -457,3 +459,34 @@ def test_a_release_that_does_not_start_is_rolled_back_and_halts(house):
                          if r["name"] == "white_check_mark") == 3, 30, "every turn")
     assert releases(fed) == {n: "v4" for n in fed.host_names}
     assert not thread_of(fed, root, "summary")
+
+
+def test_a_pi_away_when_the_rollout_is_posted_takes_its_turn_from_catch_up(house):
+    """The rollout post is a reply in the thread of `update to`: a Pi that was off when it
+    was posted, and holds no pin on it, finds it only by reading the recent threads on
+    catch-up (its envelope is not kept for it), then takes its turn as the last Pi."""
+    fed = house
+    assert releases(fed) == {n: "v4" for n in fed.host_names}
+    away = fed.host_names[-1]
+    hold_limit = fed.ws.server.hub.hold_limit
+    fed.ws.server.hub.hold_limit = 1.0  # envelopes for a Pi without a connection: not kept
+    try:
+        fed.services[away].stop(10)
+        root = fed.say("update to v2")
+        rollout = rollout_post(fed, root, "v2", timeout=PREPARE_WAIT + 30)
+        go = thread_of(fed, root, "go")[-1]
+        assert f"{away} did not report ready" in go["text"], go["text"]
+        others = [n for n in fed.host_names if n != away]
+        wait_for(lambda: sorted(fed.host_of(m) for m in thread_of(fed, root, "done", rollout))
+                 == others, 60, "the other Pis' turns")
+        assert not thread_of(fed, root, "summary")  # the Pi away is not accounted for yet
+        wait_for(lambda: time.time() > float(rollout) + 1.5, 5, "its envelope to expire")
+        fed.start_host(away)
+        done = summary(fed, root, 60, command=rollout)
+    finally:
+        fed.ws.server.hub.hold_limit = hold_limit
+    for name in fed.host_names:
+        assert re.search(rf"• {name}: v4 → v2 in \d+ s", done["text"]), done["text"]
+    assert fed.host_of(done) == away  # the last turn was the catching-up Pi's
+    assert releases(fed) == {n: "v2" for n in fed.host_names}
+    assert not top_level_bot_messages(fed, root)
