@@ -209,6 +209,19 @@ def test_version_is_one_answer_a_line_per_pi():
                     "- pi-5: v1")
 
 
+def test_a_board_slack_refuses_at_start_does_not_stop_the_pi(tmp_path, caplog):
+    """After a switch the new process puts its release on its board; if Slack refuses the
+    edit and the post, the Pi still starts (a crash there would fail the update)."""
+    def refused(**fields: Any) -> None:
+        raise OSError("connection refused")
+
+    host = SimpleNamespace(name="pi-1", board=refused, config=None)
+    (tmp_path / "opt").mkdir()
+    plugin = Update(host, {"url": "/srv/troupe.git", "root": str(tmp_path / "opt")})
+    plugin.start()
+    assert "pi-1 could not put its release on its board: connection refused" in caplog.text
+
+
 # ---- the watchdog --------------------------------------------------------------------------
 def fake_root(path: Path, current: str, previous: str) -> ReleaseRoot:
     root = ReleaseRoot(path)

@@ -284,7 +284,11 @@ class Update(Plugin):
 
     # ---- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
-        self.host.board(**self._release_fields())  # a switch restarts: the board follows
+        try:
+            self.host.board(**self._release_fields())  # a switch restarts: the board follows
+        except Exception as e:  # noqa: BLE001 - only `version` reads it; the update goes on
+            # The fields stay on the board's next edit or post (the roster posts it next).
+            self.log.warning("%s could not put its release on its board: %s", self.host.name, e)
         step = load(self.root)
         if step is None:
             return
