@@ -167,7 +167,8 @@ def rolling_section(res: dict[str, Any]) -> str:
             "Pi has built and checked v2) to the summary."
             + ("\n*Pis' messages*: what the Pis posted about the update at the channel's top "
                "level /\nin the thread of `update to v2` (the plan, `update prepare`, each "
-               "Pi's ready, the go,\nthe rollout post, each Pi's turn, the summary)."
+               "Pi's ready, the go,\nthe rollout post, each turn's record and report, the "
+               "summary)."
                if counted else "") + "\n\n"
             + _table(["Pis", "total s", "turns s", "commands meanwhile", "wait p50 ms",
                       "longest wait ms", "most Pis away at once", "ran twice", "lost"]
