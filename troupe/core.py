@@ -568,7 +568,7 @@ class Bot:
 
     def _expired(self, cmd: Command, age: float) -> None:
         self.say(f"`{cmd.quote}` expired: it was posted {age / 60:.0f} min ago while no Pi was "
-                 f"online, so it was not run.", thread_ts=cmd.ts, reply_to=cmd.ts)
+                 f"online, so it was not run.", thread_ts=cmd.thread_ts or cmd.ts, reply_to=cmd.ts)
 
     def _report_interrupted(self, cmd: Command, holder: str | None, alive: bool = False) -> None:
         """`alive`: the holder renewed its claim (slackmq heartbeats), then went silent."""
@@ -578,7 +578,7 @@ class Bot:
                 f"may or may not have happened; not running it again. Check, and ask again if "
                 f"needed.")
         self.web.chat_postMessage(
-            channel=self.channel_id, thread_ts=cmd.ts, text=text,
+            channel=self.channel_id, thread_ts=cmd.thread_ts or cmd.ts, text=text,  # its parent
             metadata=self.seal.metadata(REPLY_EVENT, text,
                                         {"command_ts": cmd.ts, "host": self.name}))
 
