@@ -296,6 +296,7 @@ class Bot:
         if self.transport:
             self.transport.stop()
         self.executor.shutdown(wait=True, cancel_futures=False)
+        self.lanes.stop()
         if self.guard:
             self.guard.stop()
         try:

@@ -11,6 +11,11 @@ refused). Every Pi waits the same way, so no Pi claims a later one first. A comm
 that must wait does so on a thread of its own, never on the threads that hand
 messages (and pin removals) on; and at most `limit` seconds, for a command whose end
 this Pi never sees.
+
+Claims themselves go out on threads of their own too (`CLAIMERS`): under Slack's limits a
+claim waits seconds for its pins.add, and eight claims waiting on the threads that hand
+messages on held everything behind them, broadcasts included (chaos --real: a Pi caught up
+on 500 messages ten minutes late and missed 71 broadcasts while it was up).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from troupe.pacing import serving
@@ -30,6 +36,7 @@ log = logging.getLogger("troupe.lanes")
 
 LANE_WAIT = 60.0  # s; the longest a command waits for an earlier one on its device
 REMEMBER = 5000  # messages whose lane is remembered (duplicates, early pin removals)
+CLAIMERS = 16  # threads claiming at once (each mostly waits for Slack's budget)
 
 
 class Lanes:
@@ -48,6 +55,7 @@ class Lanes:
         self._closed: OrderedDict[str, None] = OrderedDict()
         self._count = 0
         self._cond = threading.Condition()
+        self._claimers = ThreadPoolExecutor(max_workers=CLAIMERS, thread_name_prefix="claim")
 
     def note(self, message: dict[str, Any]) -> None:
         """A message came in (called in the order messages come in; a copy is ignored)."""
@@ -76,16 +84,24 @@ class Lanes:
 
     def in_turn(self, ts: str, claim: Callable[[], str]) -> None:
         """Claim the command at `ts` (`claim()` returns the guard's result) once every
-        command on its device noted before it is finished: at once on this thread when
+        command on its device noted before it is finished: at once on a claiming thread when
         none is open, else on a thread of its own, so the threads that hand messages on
-        (pin removals among them) never wait for a lane."""
+        (pin removals among them) never wait for a lane or a claim."""
         with self._cond:
             self._claiming.add(ts)
             waiting = bool(self._before(ts) & set(self._open.get(self._device.get(ts) or "", {})))
         if not waiting:
-            return self._claimed(ts, claim())
+            try:
+                self._claimers.submit(self._claim_in_turn, ts, claim)
+            except RuntimeError:  # stopping: claim here, as before
+                self._claimed(ts, claim())
+            return
         threading.Thread(target=self._claim_in_turn, args=(ts, claim), daemon=True,
                          name="lane").start()
+
+    def stop(self) -> None:
+        """Let the claims under way finish (their handlers answer and release)."""
+        self._claimers.shutdown(wait=True, cancel_futures=False)
 
     def _claim_in_turn(self, ts: str, claim: Callable[[], str]) -> None:
         self.wait_turn(ts)
