@@ -41,7 +41,7 @@ def run(workdir: Path, *, commands: int = 300, hosts: int = 3,
                     answered[ts] = float(m["ts"])
             return len(answered) == commands and not fed.ws.pins()
 
-        wait_for(done, 900, "every command answered and every claim released", interval=1.0)
+        wait_for(done, 1800, "every command answered and every claim released", interval=1.0)
         seconds = time.time() - started
         calls = fed.ws.log()["calls"][calls_before:]
         runs = run_counts(log)
