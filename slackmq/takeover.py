@@ -120,14 +120,9 @@ def take_over(mq: Channel, ts: str, idempotent: bool) -> Claim:
         c = claim_message(mq, ts)
         c.calls += calls
         return c
-    reactions, n = mq._reactions(ts)
-    calls += n
-    outcome = mq.markers.outcome_of(reactions)
-    if outcome is not None:
-        # It ran and its holder died (or is about to unpin): clean up the pin.
-        calls += mq._give_back(ts, h.__eq__)
-        mq._forget(ts, outcome)
-        return Claim(mq, ts, "done", outcome=outcome, holder=h, calls=calls)
+    done, calls = _finished(mq, ts, h, calls)  # it ran and its holder died (or will unpin)
+    if done is not None:
+        return done
     with mq._lock:
         held_here = ts in mq._active
     restarted = h.user_id == mq.user_id and not held_here
@@ -150,14 +145,9 @@ def take_over(mq: Channel, ts: str, idempotent: bool) -> Claim:
             c.calls += calls
             return c
         return Claim(mq, ts, "lost", holder=now, calls=calls)
-    # The holder may have finished while we were electing.
-    reactions, n = mq._reactions(ts)
-    calls += n
-    outcome = mq.markers.outcome_of(reactions)
-    if outcome is not None:
-        calls += mq._give_back(ts, h.__eq__)
-        mq._forget(ts, outcome)
-        return Claim(mq, ts, "done", outcome=outcome, holder=h, calls=calls)
+    done, calls = _finished(mq, ts, h, calls)  # it may have finished while we elected
+    if done is not None:
+        return done
     with mq._lock:
         mq._active.add(ts)
     claim = Claim(
@@ -172,3 +162,16 @@ def take_over(mq: Channel, ts: str, idempotent: bool) -> Claim:
     )
     claim.holder_renewed = beat  # the holder was alive, working, until then: not dead
     return claim
+
+
+def _finished(mq: Channel, ts: str, h: Holder, calls: int) -> tuple[Claim | None, int]:
+    """If `h` marked `ts` done, give its pin back and return the finished claim (with the
+    calls spent so far, these included)."""
+    reactions, n = mq._reactions(ts)
+    calls += n
+    outcome = mq.markers.outcome_of(reactions)
+    if outcome is None:
+        return None, calls
+    calls += mq._give_back(ts, h.__eq__)
+    mq._forget(ts, outcome)
+    return Claim(mq, ts, "done", outcome=outcome, holder=h, calls=calls), calls
