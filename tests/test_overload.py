@@ -77,7 +77,9 @@ def test_commands_found_on_catch_up_are_claimed_in_the_agreed_order(tmp_path):
         wait_for(lambda: not fed.ws.pins(), 30, "every claim released")
         assert runs(log, "count") == {n: 1 for n in range(12)}
         assert "catching up on 12 message(s)" in fed.logs()  # found in history, not live
-        assert pins_added(fed) - before <= len(posted) + 3  # was one a Pi: 36
+        # One a command, and a second for those whose first Pi in line started later than
+        # the window the others wait (Pis start unevenly on a busy machine); was one a Pi: 31
+        assert pins_added(fed) - before <= 2 * len(posted)
 
 
 def test_a_broadcast_is_not_held_behind_claims_waiting_for_slacks_budget(tmp_path):
