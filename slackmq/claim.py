@@ -214,7 +214,7 @@ class Claim:
         return f"<Claim {self.ts} {self.status}{extra}>"
 
 
-def claim_message(mq: Channel, ts: str, look_first: bool = False) -> Claim:
+def claim_message(mq: Channel, ts: str) -> Claim:
     """``SlackMQ.claim``: one ``pins.add``, plus ``reactions.get`` if won (see there)."""
     with mq._lock:
         if ts in mq._finished:  # the same event delivered twice: no call at all
@@ -234,13 +234,6 @@ def claim_message(mq: Channel, ts: str, look_first: bool = False) -> Claim:
             own = unchecked
         else:
             unchecked = None
-    if unchecked is None and look_first:
-        reactions, n = mq._reactions(ts)
-        calls += n
-        outcome = mq.markers.outcome_of(reactions)
-        if outcome is not None:  # finished meanwhile: no pin to make and give back
-            mq._forget(ts, outcome)
-            return Claim(mq, ts, "done", outcome=outcome, calls=calls)
     if unchecked is None:
         ours, n, seen, own = mq._pin(ts)
         calls += n

@@ -56,19 +56,13 @@ class SlackMQ(Channel):
 
     # -- claims -------------------------------------------------------------
 
-    def claim(self, ts: str, late_after: float | None = None) -> Claim:
+    def claim(self, ts: str) -> Claim:
         """Claim the message ``ts``: one ``pins.add``, plus ``reactions.get`` if won.
 
         In retain mode a won claim on a message younger than ``fresh`` skips the
         ``reactions.get``, and ``lost`` may also mean "already done".
-
-        ``late_after``: a message older than this many seconds (Slack's clock) is likely
-        finished by another worker meanwhile: its markers are read before pinning, and a
-        finished one is "done" without a pin (one ``reactions.get``, Tier 3, instead of a
-        ``pins.add`` and a ``pins.remove``, both Tier 2, which a backlog runs short of).
         """
-        late = late_after is not None and self.clock.now() - float(ts) > late_after
-        return claim_message(self, ts, look_first=late)
+        return claim_message(self, ts)
 
     @contextlib.contextmanager
     def claimed(self, ts: str) -> Iterator[Claim]:

@@ -44,7 +44,6 @@ from troupe.slack_web import make_web_client
 log = logging.getLogger("troupe.guard")
 
 RETRY_TRANSIENT_EVERY = 5.0
-LATE_CLAIM = 5.0  # s; a claim this late reads the markers first: likely done, no pin spent
 PREFERRED_ENV = "TROUPE_PREFERRED_CLAIMS"  # overrides [troupe] preferred_claims when set
 DECLINED = "declined"  # what a Job's run returns when it answered but ran nothing (slackmq)
 PREFERRED_WINDOW = 0.5  # s; must exceed pins.add + the pin_added event reaching the others
@@ -308,7 +307,7 @@ class Guard:
             self._claiming[key] = started
         try:
             try:
-                claim = self._mq(job).claim(job.ts, late_after=LATE_CLAIM)
+                claim = self._mq(job).claim(job.ts)
             finally:
                 with self._lock:
                     del self._claiming[key]

@@ -178,28 +178,3 @@ def test_library_modules_import_no_circle():
     for mod in deps:
         visit(mod, ())
     assert {"core", "claim", "takeover", "sequence", "markers"} <= done
-
-
-def test_a_late_claim_reads_the_markers_first_and_spends_no_pin_on_finished_work(ws16):
-    """`late_after`: a message older than that is likely finished by another worker: one
-    reactions.get (Tier 3) says so, where pins.add + reactions.get + pins.remove (two Tier 2
-    calls, 20 a minute each) did. Unfinished, the claim goes on as usual."""
-    a, b = make_mq(ws16, 3), make_mq(ws16, 4)
-    finished = ws16.post("toggle hall light")
-    with a.claimed(finished):
-        pass
-    b0 = counts(ws16, 4)
-    late = b.claim(finished, late_after=0.0)
-    assert late.status == "done" and late.outcome == "done"
-    assert delta(b0, counts(ws16, 4)) == {"reactions.get": 1}  # was 3 calls, 2 of Tier 2
-    waiting = ws16.post("toggle attic light")
-    b1 = counts(ws16, 4)
-    claim = b.claim(waiting, late_after=0.0)
-    assert claim.won
-    assert delta(b1, counts(ws16, 4)) == {"reactions.get": 2, "pins.add": 1}
-    claim.done()
-    fresh = ws16.post("toggle cellar light")
-    b2 = counts(ws16, 4)
-    b.claim(fresh, late_after=60.0).done()  # young: pinned first, as without late_after
-    assert delta(b2, counts(ws16, 4)) == {"pins.add": 1, "reactions.get": 1,
-                                          "reactions.add": 1, "pins.remove": 1}
