@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from troupe.guard import Ranking, preferred_window
+from troupe.ranking import Ranking, preferred_window
 from troupe.testing import wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ lives beside tests/
