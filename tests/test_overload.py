@@ -103,3 +103,40 @@ def test_a_broadcast_is_not_held_behind_claims_waiting_for_slacks_budget(tmp_pat
             line for line in ran if line.startswith("ping 1 ")))] if line.startswith("count "))
         fed.kill("pi-1")  # the claims still waiting for Slack's budget need not finish
     assert counts_before < 30, counts_before
+
+
+@pytest.mark.timeout(300)
+def test_commands_past_max_command_age_under_slacks_limits_are_answered_expired_once(tmp_path):
+    """More commands at once than Slack's budget lets the house claim within max_command_age:
+    each one runs once, or is answered 'expired' once, with its outcome marker and no pin:
+    a claim still waiting for its pins.add when the command expires is withdrawn (the
+    answer costs no Tier-2 call), and a Pi not first in line answers only if no Pi did.
+    Before, such a command was dropped silently by every Pi but the first in line, and
+    the first answered only once its claim got through (another pins.add, minutes late)."""
+    commands, max_age = 120, 15
+    fed, log = probe_federation(tmp_path, 3, rate_limits="real", latency_ms=50,
+                                config={"troupe": {"max_command_age": max_age}})
+    with fed:
+        posted = {fed.say(f"count {n}"): n for n in range(commands)}
+        started = time.time()
+
+        def settled() -> bool:
+            ran = runs(log, "count")
+            return all(ran[n] or fed.answers_to(ts) for ts, n in posted.items())
+
+        wait_for(settled, 200, "every command run or answered", interval=1.0)
+        wait_for(lambda: not fed.ws.pins(), 60, "every claim released")
+        ran = runs(log, "count")
+        assert all(times == 1 for times in ran.values()), ran
+        expired = [ts for ts, n in posted.items() if not ran[n]]
+        assert expired, "the burst should outrun the budget"
+        for ts in expired:
+            answers = fed.answers_to(ts)
+            assert len(answers) == 1 and "expired: it waited" in answers[0]["text"], answers
+            assert any(r["name"] == "grey_question" for r in fed.ws.reactions(ts)), ts
+        late = [ts for ts in expired if float(fed.answers_to(ts)[0]["ts"]) - float(ts)
+                > max_age + 2 * 20.0 + 30]
+        assert not late, (len(late), time.time() - started)
+        answered_late = [n for ts, n in posted.items() if ran[n] and float(
+            fed.answers_to(ts)[0]["ts"]) - float(ts) > max_age + 15]
+        assert not answered_late, answered_late  # nothing runs long past max_command_age

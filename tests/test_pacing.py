@@ -124,3 +124,31 @@ def test_rate_limits_is_checked_by_key():
     assert problems("none") == [] and problems("slack") == []
     [(key, expected)] = problems("off")
     assert key == "slack.rate_limits" and '"none"' in expected
+
+
+def test_a_reserved_claim_leaves_the_queue_unspent_once_it_is_no_longer_wanted():
+    """Issue 18: a claim waiting for its pins.add token whose command another Pi pinned
+    meanwhile (or that expired) leaves without spending the call; a reserved token is the
+    thread's next pins.add, sent without waiting again, and given back if never spent."""
+    pacer = Pacer(tiers={"2": (60, 1), "3": (6000, 100), "post": (6000, 100)},
+                  methods={"pins.add": "2", "chat.postMessage": "post"}, margin=1.0)
+    pacer.acquire("pins.add")  # the only token: the next comes in a second
+    wanted = threading.Event()
+    wanted.set()
+    result: list[bool] = []
+    waiter = threading.Thread(target=lambda: result.append(
+        pacer.reserve("pins.add", wanted.is_set, "1700000100.000000")))
+    waiter.start()
+    wait_for(lambda: pacer._waiting.get("pins.add"), 5, "the claim to wait for its token")
+    wanted.clear()  # another Pi's pin_added came
+    waiter.join(5)
+    assert result == [False]
+    assert pacer._buckets["pins.add"].tokens > -0.5  # the token was not taken
+    assert pacer.reserve("pins.add", lambda: True)  # waits for the next token
+    tokens = pacer._buckets["pins.add"].tokens
+    assert pacer.acquire("pins.add") == 0.0  # the reserved one: no second wait, no token
+    assert pacer._buckets["pins.add"].tokens == tokens
+    assert pacer.reserve("pins.add", lambda: True)
+    in_hand = pacer.in_hand
+    pacer.unreserve()  # never spent: back in the bucket
+    assert pacer.in_hand == in_hand - 1 and pacer._buckets["pins.add"].tokens > tokens

@@ -25,16 +25,16 @@ from slack_sdk.errors import SlackApiError
 
 import troupe
 from slackmq import Markers, SlackMQ
+from troupe.answers import REPLY_EVENT, CoreAnswers
 from troupe.authors import COMMAND_EVENT, Authors
 from troupe.broadcasts import BroadcastRuns
 from troupe.catchup import CatchUp
 from troupe.clicks import CLICK_EVENTS, Clicks
 from troupe.commands import CommandSpec, commands_of
-from troupe.config import NOT_A_USER, NOT_AN_ADMIN, Config
+from troupe.config import NOT_AN_ADMIN, Config
 from troupe.devices import LatestByDevice, device_of
 from troupe.federation import BOARD_EVENT, Roster, Seal, gather_answers
 from troupe.guard import DECLINED, PREFERRED_WINDOW, Guard, Job, make_lock, preferred_window
-from troupe.help import unknown_answer
 from troupe.lanes import Lanes
 from troupe.pacing import late_note, serving
 from troupe.patterns import Match, best_match
@@ -49,7 +49,6 @@ from troupe.wakeup import MainSleep
 
 log = logging.getLogger("troupe.core")
 
-REPLY_EVENT = "troupe_reply"  # metadata event_type of answers to a command
 IGNORED_SUBTYPES = {"message_changed", "message_deleted", "channel_join", "channel_leave",
                     "channel_topic", "channel_purpose", "channel_name", "bot_add", "bot_remove",
                     "pinned_item", "unpinned_item", "ephemeral", "message_replied"}
@@ -71,7 +70,7 @@ class Command:
         """The text, short and on one line: for answers that echo it, and for logs."""
         return excerpt(self.text)
 
-class Bot:
+class Bot(CoreAnswers):
     """One Pi's bot. Also the `Host` that plugins see."""
 
     def __init__(self, config: Config, plugin_classes: Iterable[type[Plugin]],
@@ -128,7 +127,8 @@ class Bot:
         return problem
 
     def say(self, text: str, *, thread_ts: str | None = None, reply_to: str | None = None,
-            extra: dict[str, Any] | None = None, blocks: list | None = None) -> str | None:
+            extra: dict[str, Any] | None = None, blocks: list | None = None,
+            late: bool = True) -> str | None:
         """Post an answer; text is escaped so nothing in it can ping or link.
 
         An answer to a command carries metadata naming the command's ts and this
@@ -138,7 +138,7 @@ class Bot:
         text = escape(fit(text))
         metadata = None
         if reply_to:
-            text += late_note(reply_to)  # held back by Slack's limits: say so
+            text += late_note(reply_to) if late else ""  # held back by Slack's limits: say so
             metadata = self.seal.metadata(REPLY_EVENT, text, {
                 "command_ts": reply_to, "host": self.name, **(extra or {})})
         response = self.web.chat_postMessage(channel=self.channel_id, text=text,
@@ -315,6 +315,9 @@ class Bot:
     def on_event(self, event: Event) -> None:
         if event.type == "message":
             self.lanes.note(event.data)  # in the order messages come in
+            thread = event.data.get("thread_ts")
+            if thread and self.guard and self.roster.is_pi(event.data.get("user")):
+                self.guard.pi_posted(thread)  # an answer: no 'expired' one needed (guard)
         try:
             self.executor.submit(self.handle_event, event)
         except RuntimeError:  # shutting down: the message stays in history for the next start
@@ -417,8 +420,12 @@ class Bot:
                 self._unpin_finished(message)
             return
         if age > self.config.max_command_age and not self._holding(cmd):
-            if spec.mode == "exclusive":
+            if spec.mode == "exclusive" and message.get("pinned_to"):
                 self._exclusive_answer(cmd, "expired", lambda: self._expired(cmd, age))
+            elif spec.mode == "exclusive" and self.guard:  # one answer, no claim (guard)
+                self.guard.expire(Job(ts=ts, label=cmd.quote, run=lambda: False,
+                                      thread_ts=cmd.thread_ts, expire=lambda: self._expired(
+                                          cmd, age, mark=True)))
             return
         self._dispatch(cmd, plugin, spec, match)
 
@@ -478,7 +485,8 @@ class Bot:
                       cmd, holder, alive),
                   superseded=self.latest.note(device_of(plugin, spec, match.args), cmd.ts),
                   expires_at=float(cmd.ts) + self.config.max_command_age, source=cmd.source,
-                  lease=spec.lease, anywhere=self._runs_anywhere(plugin, spec, match))
+                  lease=spec.lease, anywhere=self._runs_anywhere(plugin, spec, match),
+                  expire=lambda: self._expired(cmd, mark=True), thread_ts=cmd.thread_ts)
         assert self.guard is not None
         if spec.mode == "broadcast":
             log.info("%s %s %r broadcast", self.name, cmd.ts, cmd.quote)
@@ -493,7 +501,7 @@ class Bot:
                 self.guard.when_nobody_claims(
                     Job(ts=cmd.ts, label=cmd.quote,
                         run=lambda: self._nobody_can(cmd, plugin, spec, match),
-                        expires_at=job.expires_at),
+                        expires_at=job.expires_at, expire=job.expire, thread_ts=cmd.thread_ts),
                     self.config.no_taker_wait)
                 return
             self.lanes.in_turn(cmd.ts, lambda: self.guard.exclusive(job))  # a device's: in order
@@ -557,40 +565,6 @@ class Bot:
                             e.response.get("error"))
                 return False
         return True
-
-    # ---- answers the core gives itself -----------------------------------
-    def _refuse(self, cmd: Command, why: str = NOT_A_USER) -> None:
-        """One Pi refuses, with no pin and no marker (troupe.refusals)."""
-        self.refusals.refuse(self.channel_id, cmd.ts, cmd.user, f"Sorry, {why}", cmd.quote)
-
-    def _unknown(self, cmd: Command) -> None:
-        text = unknown_answer(cmd.text, [spec for _, spec in self.commands])
-        self.say(text, thread_ts=cmd.thread_ts, reply_to=cmd.ts)
-
-    def _expired(self, cmd: Command, age: float) -> None:
-        self.say(f"`{cmd.quote}` expired: it was posted {age / 60:.0f} min ago while no Pi was "
-                 f"online, so it was not run.", thread_ts=cmd.thread_ts or cmd.ts, reply_to=cmd.ts)
-
-    def _report_interrupted(self, cmd: Command, holder: str | None, alive: bool = False) -> None:
-        """`alive`: the holder renewed its claim (slackmq heartbeats), then went silent."""
-        who = f"<@{holder}>" if holder else "another Pi"
-        what = "did not finish" if alive else "stopped answering while running"
-        text = (f"{who} {what} `{escape(cmd.quote)}`{' within the lease' if alive else ''}. It "
-                f"may or may not have happened; not running it again. Check, and ask again if "
-                f"needed.")
-        self.web.chat_postMessage(
-            channel=self.channel_id, thread_ts=cmd.thread_ts or cmd.ts, text=text,  # its parent
-            metadata=self.seal.metadata(REPLY_EVENT, text,
-                                        {"command_ts": cmd.ts, "host": self.name}))
-
-    def _nobody_can(self, cmd: Command, plugin: Plugin, spec: CommandSpec, match: Match) -> bool:
-        if self.target not in (None, self.name):
-            reason = f"exclusive commands are targeted at {self.target}, which did not answer"
-        else:
-            explain = getattr(plugin, "unavailable_reason", None)
-            reason = explain(spec, match.args) if explain else "no online Pi can run it"
-        self.say(f"Nobody ran `{cmd.quote}`: {reason}.", thread_ts=cmd.thread_ts, reply_to=cmd.ts)
-        return False
 
 
 def _has_outcome(reactions: list[dict[str, Any]], user: str | None = None) -> bool:

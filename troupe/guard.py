@@ -49,6 +49,8 @@ from troupe.slack_web import make_web_client
 log = logging.getLogger("troupe.guard")
 
 RETRY_TRANSIENT_EVERY = 5.0
+PIN_SETTLE = 2.0  # s; a pins.add sent just before a command expired: its pin_added comes by then
+EXPIRED_FALLBACK = 20.0  # s; the next in line answers 'expired' if no Pi did in this long
 DECLINED = "declined"  # what a Job's run returns when it answered but ran nothing (slackmq)
 
 
@@ -82,12 +84,16 @@ class Job:
     # restart: claimed at once); "caught-up": found unpinned on catch-up
     lease: float | None = None  # this command's own lease, if longer than the default
     anywhere: bool = True  # any Pi could run it (no runs_on): preferred claims may defer it
+    # Posts the 'expired' answer (with the outcome marker, no pin): the command grew older
+    # than max_command_age before any Pi could claim it (Slack's limits held the claims back).
+    expire: Callable[[], None] | None = None
+    thread_ts: str | None = None  # the thread the command was posted in (its answers go there)
 
 
 @dataclass
 class _Watch:
     job: Job
-    kind: str  # "takeover" | "turn" | "blocked" | "no_taker" | "retry" | "preferred"
+    kind: str  # "takeover" | "turn" | "blocked" | "no_taker" | "retry" | "preferred" | "expired"
     due: float
     cancelled: bool = False
     freed: bool = False  # the pin was removed (the holder finished) before the watch fired
@@ -115,6 +121,7 @@ class Guard:
         self._pins_seen: OrderedDict[str, str] = OrderedDict()  # ts -> "added" | "removed"
         self._claim_times: deque[tuple[float, float]] = deque(maxlen=200)  # (when, seconds)
         self._claiming: dict[object, float] = {}  # claims in progress: when they started
+        self._pi_posts: OrderedDict[str, float] = OrderedDict()  # thread ts -> a Pi posted, when
         if self.window:  # read the members soon (not while connecting), not on a command
             warm = threading.Timer(1.0, self._warm_up)
             warm.daemon = True
@@ -195,15 +202,25 @@ class Guard:
                           + [now - t for t in self._claiming.values()], default=0.0)
         return max(self.window, 2 * slowest)
 
-    def _claim(self, job: Job) -> str:
+    def _claim(self, job: Job, withdraw: bool = True) -> str:
+        """Claim `job` and run it if won. Under Slack's limits the pins.add waits its turn
+        in this Pi's pacer; it is withdrawn, no call spent, if meanwhile another Pi pinned
+        the command or it grew older than max_command_age (`withdraw` False: claim anyway,
+        e.g. to resume this Pi's own pin)."""
         started = time.monotonic()
         key = object()
+        pacer = getattr(self.mq.client, "pacer", None)  # troupe.pacing, shared by every lock
+        withdraw = withdraw and job.source != "history" and pacer is not None
         with self._lock:
             self._claiming[key] = started
         try:
             try:
+                if withdraw and not pacer.reserve("pins.add", lambda: self._wanted(job), job.ts):
+                    return self._withdrawn(job)
                 claim = self._mq(job).claim(job.ts)
             finally:
+                if withdraw:
+                    pacer.unreserve()  # the reserved token, if the claim never spent it
                 with self._lock:
                     del self._claiming[key]
                     self._claim_times.append((time.monotonic(), time.monotonic() - started))
@@ -225,6 +242,61 @@ class Guard:
                  (time.monotonic() - started) * 1000)
         self._run_claimed(job, claim)
         return "won"
+
+    def _wanted(self, job: Job) -> bool:
+        """Whether a claim waiting for Slack's budget is still worth its pins.add: no Pi
+        pinned the command since, and it is not past max_command_age. (The pacer asks this
+        under its own lock: read without the guard's.)"""
+        return self._pins_seen.get(job.ts) is None and self.mq.clock.now() <= job.expires_at
+
+    def _withdrawn(self, job: Job) -> str:
+        seen = self._pins_seen.get(job.ts)
+        if seen == "removed":
+            log.info("%s %s %r finished by another Pi while this claim waited", self.host,
+                     job.ts, job.label)
+            return "done"
+        if seen == "added":  # watched as a lost claim is
+            log.info("%s %s %r claimed by another Pi while this claim waited", self.host,
+                     job.ts, job.label)
+            self._arm(job, "takeover", self._stale_at(job))
+            return "lost"
+        self.expire(job)
+        return "expired"
+
+    def expire(self, job: Job) -> None:
+        """`job` grew older than max_command_age with no Pi's pin on it: not run; one Pi says
+        so, with the outcome marker and no pin (pins.add is the scarcest budget, Tier 2): the
+        first in line once a pins.add sent just before could have shown (PIN_SETTLE), the
+        next ones EXPIRED_FALLBACK later each, only if no Pi posted in its thread by then."""
+        if job.expire is None:
+            log.warning("%s %s %r gave up: older than max_command_age", self.host, job.ts,
+                        job.label)
+            return
+        try:
+            order = self.ranking.order(job.ts)
+        except Exception:  # noqa: BLE001 - no order: answer as if first
+            order = []
+        k = order.index(self.mq.user_id) if self.mq.user_id in order else 0
+        log.info("%s %s %r expired before any Pi could claim it; number %d to answer",
+                 self.host, job.ts, job.label, k + 1)
+        self._arm(job, "expired", time.time() + PIN_SETTLE + min(k, IN_LINE) * EXPIRED_FALLBACK)
+
+    def pi_posted(self, thread_ts: str) -> None:
+        """A Pi posted in the thread of `thread_ts` (an answer, most likely)."""
+        with self._lock:
+            self._pi_posts[thread_ts] = time.time()
+            self._pi_posts.move_to_end(thread_ts)
+            while len(self._pi_posts) > 2000:
+                self._pi_posts.popitem(last=False)
+
+    def _answered(self, job: Job) -> bool:
+        """Whether a Pi answered `job`, as far as this Pi saw: a Pi posted in its thread (for
+        a command in a thread: in that thread since the command expired)."""
+        with self._lock:
+            posted = self._pi_posts.get(job.thread_ts or job.ts)
+        if posted is None or not job.thread_ts:
+            return posted is not None
+        return posted >= job.expires_at - (self.mq.clock.now() - time.time()) - 1.0
 
     def sequential(self, job: Job) -> str:
         """Take this Pi's turn now if free; else wait for the pin to go, or, behind a turn still
@@ -398,9 +470,13 @@ class Guard:
     def _fire(self, watch: _Watch) -> None:
         job = watch.job
         expired = self.mq.clock.now() > job.expires_at  # expires_at is on Slack's clock
+        if watch.kind == "expired":
+            if self._pins_seen.get(job.ts) is None and not self._answered(job):
+                job.expire()
+            return
         if expired and watch.kind in ("retry", "no_taker", "preferred"):
-            log.warning("%s %s %r gave up: older than max_command_age", self.host, job.ts,
-                        job.label)
+            if self._pins_seen.get(job.ts) is None:
+                self.expire(job)
             return
         if watch.kind == "preferred":  # off the watch thread: claims and handlers take time
             threading.Thread(target=self._claim_after_wait, args=(watch,), daemon=True,
@@ -413,7 +489,7 @@ class Guard:
             if seen == "added" and watch.kind == "retry" and not resume:
                 self._arm(job, "takeover", self._stale_at(job))  # claimed meanwhile: watch it
             elif seen is None or resume:  # removed: it ran and was released
-                self._claim(job)
+                self._claim(job, withdraw=not resume)
         elif watch.kind in ("turn", "blocked"):
             if not watch.freed:  # the lease ran out with the turn still held
                 self._free_stale_turn(job)

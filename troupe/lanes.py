@@ -114,7 +114,7 @@ class Lanes:
             log.exception("%s %s could not be claimed in its turn", self.host, ts)
 
     def _claimed(self, ts: str, result: str) -> None:
-        if result == "done":  # finished already: the next on its device may go
+        if result in ("done", "expired"):  # finished, or never to run: the next may go
             self.close(ts)
 
     def _before(self, ts: str) -> set[str]:
