@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 
 from tests.test_federation import probe_federation, runs
 from troupe.authors import COMMAND_EVENT
-from troupe.federation import Seal
+from troupe.federation import Roster, Seal
 from troupe.testing import wait_for
 
 pytestmark = pytest.mark.multihost
@@ -120,3 +120,14 @@ def test_an_outsiders_pin_made_while_no_pi_watched_is_removed_not_reported(tmp_p
         answers = json.dumps(fed.answers_to(ts))
         assert "stopped answering" not in answers
         assert runs(log) == {1: 1}
+
+
+def test_a_new_federation_secret_forgets_the_pis_proven_under_the_old_one(tmp_path):
+    """Retiring a Pi (docs/security.md): the others get a new secret. The Pis each one kept
+    across restarts (<state_dir>/<host>.pis.json) were proven under the old secret: they are
+    learnt again from boards signed with the new one, so the retired Pi is not trusted on."""
+    old, new = "a" * 43, "b" * 43
+    Roster(None, Seal(old), "pi-1", tmp_path).learn("U0RETIRED", "pi-9")
+    assert Roster(None, Seal(old), "pi-1", tmp_path).is_pi("U0RETIRED")  # kept: a restart
+    assert not Roster(None, Seal(new), "pi-1", tmp_path).is_pi("U0RETIRED")
+    assert "a" * 43 not in (tmp_path / "pi-1.pis.json").read_text()  # named, not revealed

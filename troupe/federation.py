@@ -75,6 +75,11 @@ class Seal:
     def serve(self, channel: str, user_id: str) -> None:
         self.channel, self.user_id = channel, user_id
 
+    def fingerprint(self) -> str:
+        """Names this secret without revealing it: what the Pis learnt under an old secret
+        (a Pi retired by giving the others a new one) is not carried over."""
+        return hmac.new(self._key, b"troupe-roster", hashlib.sha256).hexdigest()[:16]
+
     def _mac(self, channel: str, poster: str, event_type: str, text: str,
              payload: dict[str, Any], issued: int) -> str:
         fields = {k: v for k, v in payload.items() if k != PROOF}
@@ -135,12 +140,17 @@ class Roster:
         self.board = Board(self, Path(state_dir) / f"{host}.board.json")
         # The Pis verified before, kept across restarts: a Pi restarted in a busy channel may
         # not reach the others' boards in the history it reads, and would then ignore their
-        # done markers and run again what catch-up finds.
+        # done markers and run again what catch-up finds. Kept under the secret they were
+        # proven with: a new secret (how a Pi is retired, docs/security.md) forgets them.
         self._known = Path(state_dir) / f"{host}.pis.json"
         try:
             kept = json.loads(self._known.read_text())
-            self._pis.update({str(k): str(v) for k, v in kept.items()})
-        except (OSError, ValueError, AttributeError):
+            if kept.get("secret") == seal.fingerprint():
+                self._pis.update({str(k): str(v) for k, v in kept["pis"].items()})
+            else:
+                log.info("%s: the Pis in %s were proven under another federation secret; "
+                         "learning them again", host, self._known)
+        except (OSError, ValueError, AttributeError, KeyError):
             pass  # none yet, or unreadable: learnt again from the boards and messages
 
     def serve(self, channel: str, user_id: str) -> None:
@@ -156,7 +166,8 @@ class Roster:
                     return
                 log.info("%s knows %s as the Pi %s", self.host, user_id, host)
                 self._pis[user_id] = host
-                known = json.dumps(self._pis, sort_keys=True)
+                known = json.dumps({"secret": self.seal.fingerprint(), "pis": self._pis},
+                                   sort_keys=True)
             try:
                 write_atomic(self._known, known + "\n", mode=0o600)
             except OSError as e:
