@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from slackmq import SlackMQ
 from troupe.config import parse_config
-from troupe.pacing import Pacer, serving
+from troupe.pacing import CLAIM_HOLD, Pacer, serving
 from troupe.sim.slack import SlackWorkspace
 from troupe.slack_web import make_web_client
 from troupe.testing import wait_for
@@ -152,3 +153,45 @@ def test_a_reserved_claim_leaves_the_queue_unspent_once_it_is_no_longer_wanted()
     in_hand = pacer.in_hand
     pacer.unreserve()  # never spent: back in the bucket
     assert pacer.in_hand == in_hand - 1 and pacer._buckets["pins.add"].tokens > tokens
+
+
+def test_claims_in_hand_never_outgrow_what_their_heartbeats_can_post():
+    """A claim held past lease / 3 posts a heartbeat every lease / 3. However long a claim
+    has waited, it is not made while the claims in hand would need more than half the
+    posting budget for heartbeats (chaos --real: a Pi that let claims through after a
+    minute's wait held dozens, their heartbeats took every post, answers waited minutes).
+    Answers waiting hold a claim back only CLAIM_HOLD."""
+    pacer = Pacer(lease=30.0)  # chat.postMessage ~0.95 a second: 4 claims in hand at most
+    for _ in range(4):
+        pacer.acquire("pins.add")
+    now = time.monotonic()
+    assert pacer.in_hand == 4
+    assert pacer._busy(now, waited=CLAIM_HOLD * 10)
+    pacer.released()
+    assert not pacer._busy(now, waited=CLAIM_HOLD + 1)  # room for one more, however late
+    pacer._waiting["chat.postMessage"] = [(1.0, 0)]  # an answer waiting for its token
+    assert pacer._busy(now, waited=1.0)  # answers first...
+    assert not pacer._busy(now, waited=CLAIM_HOLD + 1)  # ... for a while
+
+
+def test_a_claim_counted_in_hand_for_two_leases_is_forgotten():
+    """The count of claims in hand can drift (a pin another Pi took over and removed never
+    comes back as this Pi's pins.remove): it must not stop this Pi claiming for good."""
+    pacer = Pacer(lease=0.1)
+    pacer.acquire("pins.add")
+    assert pacer.in_hand == 1
+    wait_for(lambda: pacer.in_hand == 0, 5, "the old claim to be forgotten")
+
+
+def test_a_method_slowed_by_a_429_regains_its_rate_after_quiet_minutes():
+    """A 429 despite pacing slows its method (x0.8 each, down to a fifth); chaos's injected
+    429s used to leave chat.postMessage at a fifth of its rate for good."""
+    pacer = Pacer()
+    for _ in range(10):
+        pacer.limited_by_slack("chat.postMessage", 0.01)
+    bucket = pacer._buckets["chat.postMessage"]
+    assert bucket.rate == bucket.floor
+    bucket.refill(bucket.stamp + 30)  # within a minute of the last 429: still slow
+    assert bucket.rate == bucket.floor
+    bucket.refill(bucket.stamp + 9 * 60)
+    assert bucket.rate == bucket.base

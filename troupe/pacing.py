@@ -15,7 +15,12 @@ Work in hand before new work: a claim (pins.add) waits while answers, outcome
 markers or unpins are waiting for their tokens, and while the claims in hand (pinned,
 not yet unpinned) would take longer than half the lease to finish at the pace of
 the scarcest of those methods: a Pi never claims more than it can finish within
-its lease (a holder past its lease is taken over).
+its lease (a holder past its lease is taken over). Those waits give way after
+CLAIM_HOLD (a steady stream of broadcast markers must not starve the claims); one
+never does: a claim held past lease / 3 posts a heartbeat every lease / 3, so the
+claims in hand stay within what half the posting budget can keep alive. Past that,
+heartbeats took every post, answers waited minutes, claims stayed held longer and
+posted more heartbeats (chaos --real: commands "done in 220 s" after their claim).
 
 A claim is reserved before it is made (`reserve`): it waits for its pins.add token with a
 question, "still wanted?", asked while it waits. A claim whose command another Pi pinned
@@ -48,11 +53,14 @@ UNPACED = 1e9  # calls a second and burst of a method no limit is known for
 MARGIN = 0.95  # stay this far under the documented rate (clocks and latency differ)
 TIGHTEN = 0.8  # a 429 despite pacing: this method's rate times this from now on
 FLOOR = 0.2  # ... but never below this share of the documented rate
+RECOVER = 0.1  # a minute after its last 429, a method regains this share of its rate a minute
 # A holder's heartbeat (slackmq/heartbeat.py: a thread of this name) keeps its claim
 # alive: it goes before everything else, or a holder held back would be taken over.
 URGENT_THREADS = ("slackmq-heartbeat-",)
 CLAIMS = "pins.add"
-CLAIM_HOLD = 60.0  # s; the longest a claim waits for the work in hand (should a count drift)
+CLAIM_HOLD = 60.0  # s; the longest a claim waits for answers and markers to go out first
+HELD_FOR = 2.0  # leases; a claim counted in hand longer than this is forgotten (a count
+# that drifted, e.g. a pin another Pi took over and removed, must not stop the claims)
 FINISHING = ("chat.postMessage", "reactions.add", "pins.remove")  # answers, markers, unpins
 WAITED_NOTE = 10.0  # s; a command held back longer than this says so in its answer
 ASK_EVERY = 0.5  # s; how often a reserved claim asks whether it is still wanted
@@ -87,9 +95,14 @@ class _Bucket:
     stamp: float
     floor: float
     hold_until: float = 0.0
+    base: float = 0.0  # the documented rate; a 429 lowers `rate`, quiet minutes restore it
+    limited_at: float = float("-inf")
 
     def refill(self, now: float) -> None:
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        elapsed = now - self.stamp
+        self.tokens = min(self.capacity, self.tokens + elapsed * self.rate)
+        if self.rate < self.base and now - self.limited_at > 60.0:
+            self.rate = min(self.base, self.rate + self.base * RECOVER * elapsed / 60.0)
         self.stamp = now
 
     def wait_for(self, now: float) -> float:
@@ -112,7 +125,7 @@ class Pacer:
         # for Retry-After only. (Adopting the tiers on the first 429 made an emulator with
         # injected 429s crawl: make chaos missed 183 broadcasts, work handled a minute late.)
         self.seeded = seeded
-        self.in_hand = 0  # claims pinned and not yet unpinned (pins.add less pins.remove)
+        self._held: list[float] = []  # when each claim in hand was made (see `in_hand`)
         self.tiers = tiers or TIERS
         self.methods = METHOD_TIERS if methods is None else methods
         self.margin = margin
@@ -130,8 +143,18 @@ class Pacer:
             rate = per_minute / 60.0 * self.margin
             if not self.seeded:
                 rate, burst = UNPACED, UNPACED
-            bucket = self._buckets[method] = _Bucket(rate, burst, burst, now, rate * FLOOR)
+            bucket = self._buckets[method] = _Bucket(rate, burst, burst, now, rate * FLOOR,
+                                                     base=rate)
         return bucket
+
+    @property
+    def in_hand(self) -> int:
+        """Claims pinned and not yet unpinned (pins.add less pins.remove), forgetting any
+        older than HELD_FOR leases."""
+        cutoff = time.monotonic() - HELD_FOR * self.lease
+        while self._held and self._held[0] < cutoff:
+            self._held.pop(0)
+        return len(self._held)
 
     def reserve(self, method: str, wanted: Callable[[], bool], ts: str | None = None) -> bool:
         """Wait for a token for `method` as `acquire` does, asking `wanted()` meanwhile: False
@@ -152,8 +175,8 @@ class Pacer:
             bucket = self._buckets.get(method)
             if bucket is not None:
                 bucket.tokens = min(bucket.capacity, bucket.tokens + 1)
-            if method == CLAIMS:
-                self.in_hand = max(0, self.in_hand - 1)
+            if method == CLAIMS and self._held:
+                self._held.pop()
             self._cond.notify_all()
 
     def acquire(self, method: str, ts: str | None = None) -> float:
@@ -188,12 +211,13 @@ class Pacer:
                         return None
                     now = time.monotonic()
                     wait = self._bucket(method, now).wait_for(now)
-                    if method == CLAIMS and self._busy(now) and now - started < CLAIM_HOLD:
+                    if method == CLAIMS and self._busy(now, now - started):
                         self._cond.wait(timeout=0.5)  # notified when one goes out
                         continue
                     if queue[0] == me and wait <= 0:
                         self._buckets[method].tokens -= 1
-                        self.in_hand += method == CLAIMS  # until unpinned, or refused
+                        if method == CLAIMS:  # in hand until unpinned, or refused
+                            self._held.append(now)
                         break
                     timeout = wait if queue[0] == me else None
                     if wanted is not None:
@@ -210,28 +234,34 @@ class Pacer:
             _last_held[0] = time.time()
         return waited
 
-    def _busy(self, now: float) -> bool:
-        """Whether this Pi has enough work in hand: answers, outcome markers or unpins
-        waiting for a token, or claims in hand that one more would push past half the
-        lease to finish. (A claim waits at most CLAIM_HOLD for this.)"""
-        if any(self._waiting.get(m) for m in FINISHING):
-            return True
+    def _busy(self, now: float, waited: float = 0.0) -> bool:
+        """Whether this Pi has enough work in hand: claims in hand whose heartbeats one more
+        would push past half the posting budget (always), or, for a claim that waited less
+        than CLAIM_HOLD, answers, outcome markers or unpins waiting for a token, or claims
+        in hand that one more would push past half the lease to finish."""
+        in_hand = self.in_hand
         # A held claim may post a heartbeat every lease / 3 (slackmq): those must leave
         # most of the posting budget to the answers.
         posts = self._bucket("chat.postMessage", now)
-        if self.in_hand and self.in_hand + 1 > posts.rate * self.lease / 3 / 2:
+        posts.refill(now)
+        if in_hand and in_hand + 1 > posts.rate * self.lease / 3 / 2:
+            return True
+        if waited >= CLAIM_HOLD:
+            return False
+        if any(self._waiting.get(m) for m in FINISHING):
             return True
         for method in FINISHING:
             bucket = self._bucket(method, now)
             bucket.refill(now)
-            if (self.in_hand + 1 - bucket.tokens) / bucket.rate > self.lease / 2:
+            if (in_hand + 1 - bucket.tokens) / bucket.rate > self.lease / 2:
                 return True
         return False
 
     def released(self) -> None:
         """A claim in hand was unpinned, or its pins.add failed."""
         with self._cond:
-            self.in_hand = max(0, self.in_hand - 1)
+            if self._held:
+                self._held.pop(0)
             self._cond.notify_all()
 
     def limited_by_slack(self, method: str, retry_after: float) -> None:
@@ -245,6 +275,7 @@ class Pacer:
             bucket.hold_until = max(bucket.hold_until, now + retry_after)
             if self.seeded:  # unseeded: the endpoint said it has no limits; a 429 there is
                 bucket.rate = max(bucket.floor, bucket.rate * TIGHTEN)  # a pause, not a pace
+                bucket.limited_at = now
             self.limited += 1
             self._cond.notify_all()
 
