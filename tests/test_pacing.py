@@ -195,3 +195,33 @@ def test_a_method_slowed_by_a_429_regains_its_rate_after_quiet_minutes():
     assert bucket.rate == bucket.floor
     bucket.refill(bucket.stamp + 9 * 60)
     assert bucket.rate == bucket.base
+
+
+def test_claims_go_out_own_first_oldest_first_then_step_ins_newest_first():
+    """Every Pi's Tier-2 bucket refills at the same pace: with every Pi's claims queued
+    oldest first, the Pis spent each token on the same command and two of three pins.add
+    were lost (the burst bench). A Pi's own claims (first in line) go first, oldest first;
+    those it steps in for come after, nearest place in line first, newest first."""
+    pacer = Pacer(tiers={"2": (60, 1), "3": (6000, 100), "post": (6000, 100)},
+                  methods={"pins.add": "2", "chat.postMessage": "post"}, margin=1.0)
+    pacer.acquire("pins.add")  # the only token: the next comes in a second
+    order: list[str] = []
+
+    def claim(ts: str, place: int) -> None:
+        assert pacer.reserve("pins.add", lambda: True, ts, place)
+        order.append(f"{place}:{ts}")
+        pacer.acquire("pins.add")  # the reserved one
+        pacer.released()
+
+    waiting = [("1700000300.000000", 1), ("1700000400.000000", 2), ("1700000200.000000", 0),
+               ("1700000100.000000", 1), ("1700000500.000000", 0)]
+    threads = []
+    for ts, place in waiting:
+        threads.append(threading.Thread(target=claim, args=(ts, place)))
+        threads[-1].start()
+        wait_for(lambda: len(pacer._waiting.get("pins.add", [])) == len(threads), 5,
+                 "the claim to wait")
+    for thread in threads:
+        thread.join(15)
+    assert order == ["0:1700000200.000000", "0:1700000500.000000", "1:1700000300.000000",
+                     "1:1700000100.000000", "2:1700000400.000000"]

@@ -88,6 +88,7 @@ class Job:
     # than max_command_age before any Pi could claim it (Slack's limits held the claims back).
     expire: Callable[[], None] | None = None
     thread_ts: str | None = None  # the thread the command was posted in (its answers go there)
+    place: int = 0  # this Pi's place in the command's claiming order (0: first; pacing)
 
 
 @dataclass
@@ -163,6 +164,7 @@ class Guard:
             log.warning("%s cannot rank the Pis (%s); claiming at once", self.host, e)
             order = []
         k = order.index(self.mq.user_id) if order else 0
+        job.place = k
         window = self._window()
         delay = min(k, IN_LINE) * window
         with self._lock:
@@ -215,7 +217,8 @@ class Guard:
             self._claiming[key] = started
         try:
             try:
-                if withdraw and not pacer.reserve("pins.add", lambda: self._wanted(job), job.ts):
+                if withdraw and not pacer.reserve("pins.add", lambda: self._wanted(job), job.ts,
+                                                  job.place):
                     return self._withdrawn(job)
                 claim = self._mq(job).claim(job.ts)
             finally:

@@ -130,7 +130,7 @@ class Pacer:
         self.methods = METHOD_TIERS if methods is None else methods
         self.margin = margin
         self._buckets: dict[str, _Bucket] = {}
-        self._waiting: dict[str, list[tuple[float, int]]] = {}
+        self._waiting: dict[str, list[tuple[tuple[int, float], int]]] = {}
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self.waited = 0.0  # seconds spent waiting, all calls together (status, bench)
@@ -156,11 +156,20 @@ class Pacer:
             self._held.pop(0)
         return len(self._held)
 
-    def reserve(self, method: str, wanted: Callable[[], bool], ts: str | None = None) -> bool:
+    def reserve(self, method: str, wanted: Callable[[], bool], ts: str | None = None,
+                place: int = 0) -> bool:
         """Wait for a token for `method` as `acquire` does, asking `wanted()` meanwhile: False
         as soon as it says no (no token spent). True: the token is this thread's next call
-        of `method` (PacedWebClient sends it without waiting again; see `unreserve`)."""
-        if self._take(method, ts, wanted) is None:
+        of `method` (PacedWebClient sends it without waiting again; see `unreserve`).
+
+        `place`: this Pi's place in the command's claiming order (troupe.ranking), 0 first.
+        A Pi's own claims (place 0) go first, oldest first; then the ones it steps in for,
+        nearest place first and newest first. Every Pi's Tier-2 bucket refills at the same
+        pace: queued oldest-first alike, the Pis spent each token on the same command, two
+        of three pins.add lost (the burst bench: a Pi claimed 15 commands in two minutes).
+        Stepping in from the newest end, a Pi meets the first in line, working from the
+        oldest, only where the two ends meet."""
+        if self._take(method, ts, wanted, place) is None:
             return False
         _local.prepaid = method
         return True
@@ -190,16 +199,17 @@ class Pacer:
         return waited
 
     def _take(self, method: str, ts: str | None,
-              wanted: Callable[[], bool] | None = None) -> float | None:
-        """Take a token for `method`, oldest command first: the seconds waited, or None if
-        `wanted` said no first."""
+              wanted: Callable[[], bool] | None = None, place: int = 0) -> float | None:
+        """Take a token for `method`, oldest command first (see `reserve` for `place`): the
+        seconds waited, or None if `wanted` said no first."""
         ts = ts if ts is not None else served()
         try:
-            rank = float(ts) if ts else float("inf")
+            when = float(ts) if ts else float("inf")
         except ValueError:
-            rank = float("inf")
+            when = float("inf")
+        rank = (place, when if place == 0 or when == float("inf") else -when)
         if threading.current_thread().name.startswith(URGENT_THREADS):
-            rank = float("-inf")
+            rank = (-1, 0.0)
         started = time.monotonic()
         me = (rank, next(self._seq))
         with self._cond:
