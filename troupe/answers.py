@@ -1,24 +1,41 @@
 """The answers the core gives itself: refusals, unknown commands, expired and interrupted
 commands, commands no Pi here can run. A mixin of `troupe.core.Bot` (it uses the bot's
-client, channel, seal and `say`)."""
+client, channel, seal and `say`); and `Command`, what those answers are about."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
 
 from troupe.config import NOT_A_USER
 from troupe.help import unknown_answer
-from troupe.text import escape
+from troupe.text import escape, excerpt
 
 if TYPE_CHECKING:
     from troupe.commands import CommandSpec
-    from troupe.core import Command
     from troupe.patterns import Match
     from troupe.plugin import Plugin
 
 REPLY_EVENT = "troupe_reply"  # metadata event_type of answers to a command
+
+
+@dataclass
+class Command:
+    """A channel message that is a command, and who gave it."""
+
+    ts: str
+    thread_ts: str | None
+    text: str
+    user: str
+    source: str  # "live"; "history" (found pinned on catch-up) or "caught-up" (unpinned)
+    reactions: list[dict[str, Any]]
+
+    @property
+    def quote(self) -> str:
+        """The text, short and on one line: for answers that echo it, and for logs."""
+        return excerpt(self.text)
 
 
 class CoreAnswers:

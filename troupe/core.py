@@ -16,7 +16,6 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -25,7 +24,7 @@ from slack_sdk.errors import SlackApiError
 
 import troupe
 from slackmq import Markers, SlackMQ
-from troupe.answers import REPLY_EVENT, CoreAnswers
+from troupe.answers import REPLY_EVENT, Command, CoreAnswers
 from troupe.authors import COMMAND_EVENT, Authors
 from troupe.broadcasts import BroadcastRuns
 from troupe.catchup import CatchUp
@@ -43,7 +42,7 @@ from troupe.refusals import Refusals
 from troupe.seen import SeenMessages
 from troupe.slack_web import TRANSIENT_ERRORS, StartupError, explain, make_web_client, why
 from troupe.state import HostState
-from troupe.text import command_text, escape, excerpt, fit
+from troupe.text import command_text, escape, fit
 from troupe.transport import Event, Transport
 from troupe.wakeup import MainSleep
 
@@ -53,22 +52,6 @@ IGNORED_SUBTYPES = {"message_changed", "message_deleted", "channel_join", "chann
                     "channel_topic", "channel_purpose", "channel_name", "bot_add", "bot_remove",
                     "pinned_item", "unpinned_item", "ephemeral", "message_replied"}
 
-
-@dataclass
-class Command:
-    """A channel message that is a command, and who gave it."""
-
-    ts: str
-    thread_ts: str | None
-    text: str
-    user: str
-    source: str  # "live"; "history" (found pinned on catch-up) or "caught-up" (unpinned)
-    reactions: list[dict[str, Any]]
-
-    @property
-    def quote(self) -> str:
-        """The text, short and on one line: for answers that echo it, and for logs."""
-        return excerpt(self.text)
 
 class Bot(CoreAnswers):
     """One Pi's bot. Also the `Host` that plugins see."""
