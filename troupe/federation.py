@@ -196,12 +196,9 @@ class Roster:
         """`message` (full metadata) is a Pi's: its proof holds; its poster joins the roster."""
         if not self.seal.verify(message):
             return False
-        self._learn_from(message)
-        return True
-
-    def _learn_from(self, message: dict[str, Any]) -> None:
         payload = (message.get("metadata") or {}).get("event_payload") or {}
         self.learn(message.get("user", ""), str(payload.get("host") or message.get("user")))
+        return True
 
     def maybe_pi(self, user_id: str | None) -> bool:
         """Whether `user_id` is a Pi, looking once more (the newest history page, at most once
@@ -275,13 +272,12 @@ class Roster:
 
     def _board_seen(self, message: dict[str, Any]) -> bool:
         """A board read with its metadata: verified, its Pi known, its ts kept for boards()."""
-        if not self.seal.verify(message):
+        if not self.verified(message):
             return False
-        with self._lock:  # before the Pi is known: who knows it finds its board too
+        with self._lock:
             user = message.get("user", "")
             if float(message["ts"]) > float(self._boards.get(user, "0")):
                 self._boards[user] = message["ts"]
-        self._learn_from(message)
         return True
 
     def boards(self) -> dict[str, dict[str, Any]]:
